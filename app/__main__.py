@@ -1,0 +1,55 @@
+"""``python -m app``: the Bangla MedER entry point.
+
+``--selftest`` loads the bundled model, tags a built-in Bangla sentence and
+prints the entities (no window, no display needed). ``extract FILE...`` tags
+files headlessly. With no arguments the desktop window opens once it exists;
+until then an extraction of the built-in sample is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app import __version__
+from app.paths import bundled_model
+from engine.errors import MederError
+from engine.samples import SELFTEST_SENTENCE
+from engine.spans import Document
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bangla-meder", description="Medical entities in Bangla clinical text.")
+    parser.add_argument("--version", action="version", version=f"Bangla MedER {__version__}")
+    parser.add_argument("--selftest", action="store_true", help="tag a built-in sentence and exit")
+    parser.add_argument("--model", type=Path, default=None, help="model folder (default: the bundled INT8 model)")
+    sub = parser.add_subparsers(dest="command")
+    ex = sub.add_parser("extract", help="tag text files headlessly")
+    ex.add_argument("files", nargs="+", type=Path)
+    ex.add_argument("-o", "--output", type=Path, help=".jsonl or .conll (default: print)")
+    args = parser.parse_args(argv)
+    try:
+        from engine.runtime import load_tagger
+
+        tagger = load_tagger(args.model or bundled_model())
+        if args.command == "extract":
+            from app.extract import extract
+
+            return extract(tagger, args.files, args.output)
+        from app.extract import print_entities
+
+        doc = Document(SELFTEST_SENTENCE, tagger.tag(SELFTEST_SENTENCE), name=f"model {tagger.version}")
+        print(SELFTEST_SENTENCE)
+        print_entities(doc)
+        if args.selftest and not doc.entities:
+            print("selftest failed: no entities found", file=sys.stderr)
+            return 1
+        return 0
+    except MederError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""CRF decoding in numpy: constrained Viterbi and exact span confidences.
+
+Parameters follow pytorch-crf's layout so a trained torch CRF exports as is:
+``start`` (num_tags,), ``end`` (num_tags,), ``transitions`` (num_tags, num_tags)
+with ``transitions[i, j]`` the score of moving from tag ``i`` to tag ``j``.
+IOB2 validity is enforced here: ``I-X`` may only follow ``B-X`` or ``I-X`` and
+never starts a sequence, whatever the learned scores say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.spans import parse_tag
+
+_FORBIDDEN = -1.0e4  # finite, so log-sum-exp never meets inf - inf
+
+
+@dataclass(frozen=True)
+class CRFDecoder:
+    """A linear-chain CRF over ``tags`` with IOB2 constraints baked in."""
+
+    tags: tuple[str, ...]
+    start: np.ndarray  # shape: (num_tags,)
+    end: np.ndarray  # shape: (num_tags,)
+    transitions: np.ndarray  # shape: (num_tags, num_tags)
+
+    @classmethod
+    def from_scores(cls, tags: list[str], start, end, transitions) -> CRFDecoder:
+        n = len(tags)
+        start = np.asarray(start, dtype=np.float64)
+        end = np.asarray(end, dtype=np.float64)
+        transitions = np.asarray(transitions, dtype=np.float64)
+        if start.shape != (n,) or end.shape != (n,) or transitions.shape != (n, n):
+            raise ValueError(
+                f"CRF shapes do not match {n} tags: start {start.shape}, end {end.shape}, "
+                f"transitions {transitions.shape}"
+            )
+        allowed_start, allowed = iob2_constraints(tags)
+        return cls(
+            tuple(tags),
+            np.where(allowed_start, start, _FORBIDDEN),
+            end.copy(),
+            np.where(allowed, transitions, _FORBIDDEN),
+        )
+
+    @property
+    def num_tags(self) -> int:
+        return len(self.tags)
+
+    def _check(self, emissions: np.ndarray) -> np.ndarray:
+        emissions = np.asarray(emissions, dtype=np.float64)
+        if emissions.ndim != 2 or emissions.shape[1] != self.num_tags:
+            raise ValueError(f"emissions must have shape (seq_len, {self.num_tags}), got {emissions.shape}")
+        return emissions
+
+    def viterbi(self, emissions: np.ndarray) -> list[int]:
+        """Best tag index per position. ``emissions``: (seq_len, num_tags)."""
+        emissions = self._check(emissions)
+        length = emissions.shape[0]
+        if length == 0:
+            return []
+        score = self.start + emissions[0]  # shape: (num_tags,)
+        history = np.empty((length - 1, self.num_tags), dtype=np.int64)
+        for t in range(1, length):
+            candidates = score[:, None] + self.transitions  # (from, to)
+            history[t - 1] = candidates.argmax(axis=0)
+            score = candidates.max(axis=0) + emissions[t]
+        best = [int((score + self.end).argmax())]
+        for t in range(length - 2, -1, -1):
+            best.append(int(history[t, best[-1]]))
+        return best[::-1]
+
+    def forward_backward(self, emissions: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Log-space ``alpha``, ``beta`` (both (seq_len, num_tags)) and ``log Z``.
+
+        ``alpha[t, y]`` scores all prefixes ending in ``y`` at ``t`` (emission at
+        ``t`` included); ``beta[t, y]`` all suffixes after ``t`` (end score included).
+        Computed in scaled probability space (matrix-vector products, one
+        normaliser per step), which is exact and several times faster than
+        log-sum-exp at each step.
+        """
+        emissions = self._check(emissions)
+        length = emissions.shape[0]
+        alpha = np.empty_like(emissions)
+        beta = np.empty_like(emissions)
+        if length == 0:
+            return alpha, beta, 0.0
+        shift = emissions.max(axis=1, keepdims=True)
+        emit = np.exp(emissions - shift)  # (seq_len, num_tags), each row's max is 1
+        trans = np.exp(self.transitions - self.transitions.max())
+        trans_shift = self.transitions.max()
+        start = self.start.max()
+        end = self.end.max()
+        a = np.exp(self.start - start) * emit[0]
+        log_scale = np.empty(length)
+        log_scale[0] = np.log(a.sum()) + start + shift[0, 0]
+        a /= a.sum()
+        alpha_p = np.empty_like(emissions)
+        alpha_p[0] = a
+        for t in range(1, length):
+            a = (a @ trans) * emit[t]
+            total = a.sum()
+            a /= total
+            alpha_p[t] = a
+            log_scale[t] = log_scale[t - 1] + np.log(total) + trans_shift + shift[t, 0]
+        b = np.exp(self.end - end)
+        beta_p = np.empty_like(emissions)
+        beta_p[-1] = b
+        back_scale = np.empty(length)
+        back_scale[-1] = end
+        for t in range(length - 2, -1, -1):
+            b = trans @ (emit[t + 1] * b)
+            total = b.sum()
+            b /= total
+            beta_p[t] = b
+            back_scale[t] = back_scale[t + 1] + np.log(total) + trans_shift + shift[t + 1, 0]
+        with np.errstate(divide="ignore"):
+            alpha[:] = np.log(alpha_p) + log_scale[:, None]
+            beta[:] = np.log(beta_p) + back_scale[:, None]
+        log_z = float(np.log((alpha_p[-1] * np.exp(self.end - end)).sum()) + log_scale[-1] + end)
+        return alpha, beta, log_z
+
+    def marginals(self, emissions: np.ndarray) -> np.ndarray:
+        """P(tag at t = y), shape (seq_len, num_tags); rows sum to 1."""
+        alpha, beta, log_z = self.forward_backward(emissions)
+        return np.exp(alpha + beta - log_z)
+
+    def span_confidences(self, emissions: np.ndarray, path: list[int]) -> list[tuple[int, int, float]]:
+        """Entities of ``path`` as ``(first, last, probability)`` over positions.
+
+        The probability is exact: the chance, over all tag sequences, that the
+        sequence tags exactly this span (same type, same start, same end).
+        """
+        emissions = self._check(emissions)
+        alpha, beta, log_z = self.forward_backward(emissions)
+        spans = []
+        length = len(path)
+        t = 0
+        while t < length:
+            prefix, kind = parse_tag(self.tags[path[t]])
+            if prefix != "B":
+                t += 1
+                continue
+            first = t
+            score = alpha[t, path[t]]
+            while t + 1 < length and self.tags[path[t + 1]] == f"I-{kind}":
+                score += self.transitions[path[t], path[t + 1]] + emissions[t + 1, path[t + 1]]
+                t += 1
+            p = np.exp(score + beta[t, path[t]] - log_z)
+            inside = self.tags.index(f"I-{kind}") if f"I-{kind}" in self.tags else None
+            if inside is not None and t + 1 < length:
+                longer = score + self.transitions[path[t], inside] + emissions[t + 1, inside] + beta[t + 1, inside]
+                p -= np.exp(longer - log_z)
+            spans.append((first, t, float(min(1.0, max(0.0, p)))))
+            t += 1
+        return spans
+
+
+def iob2_constraints(tags: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks: which tags may start a sequence, and which may follow which."""
+    parsed = [parse_tag(t) for t in tags]
+    allowed_start = np.array([p != "I" for p, _ in parsed])
+    allowed = np.ones((len(tags), len(tags)), dtype=bool)
+    for j, (pj, kj) in enumerate(parsed):
+        if pj == "I":
+            for i, (_, ki) in enumerate(parsed):
+                allowed[i, j] = ki == kj
+    return allowed_start, allowed
+
+
+def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
+    m = x.max(axis=axis, keepdims=True)
+    return (m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))).squeeze(axis)

@@ -1,0 +1,73 @@
+"""Load a model folder for inference with ONNX Runtime (no torch).
+
+A model folder holds ``model.onnx`` (emission scores per piece),
+``crf.safetensors`` (start/end/transition scores), ``tokenizer.json``,
+``config.json`` and ``manifest.json``. :func:`load_tagger` verifies every
+file against the manifest before anything is parsed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from engine.crf import CRFDecoder
+from engine.errors import ModelError
+from engine.manifest import verify_manifest
+from engine.model_config import ModelConfig
+from engine.tagger import Tagger
+from engine.tokenizer import SubwordTokenizer
+
+ONNX_FILE = "model.onnx"
+CRF_FILE = "crf.safetensors"
+TOKENIZER_FILE = "tokenizer.json"
+
+
+class OnnxEmissions:
+    """Runs ``model.onnx``: (batch, seq_len) ids and mask -> (batch, seq_len, num_tags)."""
+
+    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"{path}: ONNX Runtime cannot load it ({exc})") from None
+
+    def emissions(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+
+
+def load_crf(folder: str | Path, tags: list[str]) -> CRFDecoder:
+    from safetensors.numpy import load_file
+
+    path = Path(folder) / CRF_FILE
+    try:
+        scores = load_file(str(path))
+        return CRFDecoder.from_scores(tags, scores["start"], scores["end"], scores["transitions"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelError(f"{path}: {exc}") from None
+
+
+def load_tagger(folder: str | Path, *, threads: int | None = None) -> Tagger:
+    """Load an ONNX model folder as a :class:`Tagger`, refusing tampered files."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelError(f"{folder}: no such model folder")
+    verify_manifest(folder)
+    config = ModelConfig.load(folder)
+    if not (folder / ONNX_FILE).is_file():
+        raise ModelError(f"{folder}: no {ONNX_FILE}; is this a torch model folder? The app needs the INT8 student")
+    tokenizer = SubwordTokenizer.from_file(folder / TOKENIZER_FILE, max_length=config.max_length)
+    decoder = load_crf(folder, config.tags)
+    model = OnnxEmissions(folder / ONNX_FILE, threads=threads)
+    out = model.session.get_outputs()[0].shape
+    if out and isinstance(out[-1], int) and out[-1] != len(config.tags):
+        raise ModelError(f"{folder / ONNX_FILE}: emits {out[-1]} tags but config.json lists {len(config.tags)}")
+    return Tagger(tokenizer, decoder, model, version=config.version)

@@ -1,0 +1,102 @@
+"""The one entity type, the one document type, and IOB2 conversions.
+
+An :class:`Entity` is a character span ``[start, end)`` of a document's text
+with a type such as ``"Medicine"``. Tags (``B-Medicine``, ``I-Medicine``,
+``O``) exist only at the boundary with models and tag-based file formats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.text import Word, split_words
+
+OUTSIDE = "O"
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A typed character span; ``confidence`` is the model's, or None if human."""
+
+    start: int
+    end: int
+    label: str
+    confidence: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start < self.end:
+            raise ValueError(f"entity span must satisfy 0 <= start < end, got [{self.start}, {self.end})")
+        if not self.label or self.label == OUTSIDE:
+            raise ValueError(f"entity label must be a type name, got {self.label!r}")
+
+    def overlaps(self, other: Entity) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass(slots=True)
+class Document:
+    """Text with its entities. ``words`` is set when the source fixed the tokens."""
+
+    text: str
+    entities: list[Entity] = field(default_factory=list)
+    words: list[Word] | None = None
+    name: str = ""
+    line: int | None = None  # where the document starts in its source file
+
+    def tokens(self) -> list[Word]:
+        return self.words if self.words is not None else split_words(self.text)
+
+
+def parse_tag(tag: str) -> tuple[str, str | None]:
+    """``'B-Health Condition'`` -> ``('B', 'Health Condition')``; ``'O'`` -> ``('O', None)``."""
+    if tag == OUTSIDE:
+        return OUTSIDE, None
+    if len(tag) > 2 and tag[0] in "BI" and tag[1] == "-" and tag[2:].strip():
+        return tag[0], tag[2:]
+    raise ValueError(f"not an IOB2 tag: {tag!r} (expected 'O', 'B-<type>' or 'I-<type>')")
+
+
+def tags_to_entities(words: list[Word], tags: list[str]) -> list[Entity]:
+    """Read entities from IOB2 tags; a stray ``I-X`` opens a new entity."""
+    if len(words) != len(tags):
+        raise ValueError(f"{len(words)} words but {len(tags)} tags")
+    entities: list[Entity] = []
+    start = end = -1
+    label: str | None = None
+    for word, tag in zip(words, tags):
+        prefix, kind = parse_tag(tag)
+        if prefix == "I" and kind == label:
+            end = word.end
+            continue
+        if label is not None:
+            entities.append(Entity(start, end, label))
+        label = kind
+        start, end = word.start, word.end
+    if label is not None:
+        entities.append(Entity(start, end, label))
+    return entities
+
+
+def entities_to_tags(words: list[Word], entities: list[Entity]) -> list[str]:
+    """IOB2 tags for ``words``: a word is inside an entity if it overlaps it."""
+    tags = [OUTSIDE] * len(words)
+    ordered = sorted(entities, key=lambda e: e.start)
+    k = 0
+    previous = -1  # index in ``ordered`` of the entity the previous word is in
+    for i, word in enumerate(words):
+        while k < len(ordered) and ordered[k].end <= word.start:
+            k += 1
+        if k < len(ordered) and ordered[k].start < word.end:
+            tags[i] = ("I-" if previous == k else "B-") + ordered[k].label
+            previous = k
+        else:
+            previous = -1
+    return tags
+
+
+def snap_to_words(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Widen ``[start, end)`` to whole words of ``text``; None if it covers none."""
+    covered = [w for w in split_words(text) if w.start < end and start < w.end]
+    if not covered:
+        return None
+    return covered[0].start, covered[-1].end

@@ -1,0 +1,117 @@
+"""Split raw text into words and punctuation with exact character offsets.
+
+A *word* is a maximal run of letters, combining marks, digits and the
+zero-width (non-)joiners that Bangla spelling uses inside words; every other
+visible character (punctuation such as the dari ``।``, symbols, emoji) is a
+word of its own. Offsets always index the original string, so whatever
+normalisation the model sees (:func:`model_form`) never loses the way back.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+ZWNJ, ZWJ = "\u200c", "\u200d"
+_INVISIBLE = {ZWNJ, ZWJ, "\u200b", "\ufeff", "\u2060", "\u00ad"}
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One word of a document: ``text == document_text[start:end]``."""
+
+    text: str
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=65536)
+def _char_class(ch: str) -> str:
+    """'w' word character, 'j' joiner, 's' space/invisible, 'p' anything else."""
+    if ch in (ZWNJ, ZWJ):
+        return "j"
+    cat = unicodedata.category(ch)
+    if cat[0] in "LMN" or ch == "_":
+        return "w"
+    if ch.isspace() or ch in _INVISIBLE or cat in ("Cc", "Cf", "Zs", "Zl", "Zp"):
+        return "s"
+    return "p"
+
+
+def split_words(text: str) -> list[Word]:
+    """Split ``text`` into words and single punctuation characters.
+
+    Digits separated by one ``.`` or ``,`` stay together (``2.5``, ``1,000``);
+    a joiner belongs to the word it sits in. Never raises on any string.
+    """
+    words: list[Word] = []
+    n = len(text)
+    i = 0
+    while i < n:
+        cls = _char_class(text[i])
+        if cls == "s" or (cls == "j" and not _joins(text, i)):
+            i += 1
+            continue
+        if cls == "p":
+            # keep a surrogate-free code point plus its variation selectors together
+            j = i + 1
+            while j < n and unicodedata.category(text[j]) == "Mn":
+                j += 1
+            words.append(Word(text[i:j], i, j))
+            i = j
+            continue
+        j = i + 1
+        while j < n:
+            c = _char_class(text[j])
+            if c == "w" or (c == "j" and _joins(text, j)):
+                j += 1
+            elif (
+                text[j] in ".,"
+                and j + 1 < n
+                and text[j - 1].isdigit()
+                and text[j + 1].isdigit()
+            ):
+                j += 2
+            else:
+                break
+        words.append(Word(text[i:j], i, j))
+        i = j
+    return words
+
+
+def _joins(text: str, i: int) -> bool:
+    """A joiner counts as part of a word only between two word characters."""
+    return (
+        0 < i < len(text) - 1
+        and _char_class(text[i - 1]) in "wj"
+        and _char_class(text[i + 1]) in "wj"
+    )
+
+
+def model_form(word: str) -> str:
+    """The form of a word the model sees: NFC, zero-width characters removed.
+
+    Writers type the same Bangla word with and without ZWJ/ZWNJ and with
+    precomposed or decomposed nukta letters; the model should see one form.
+    Returns ``word`` unchanged if removing them would leave nothing.
+    """
+    form = unicodedata.normalize("NFC", word)
+    stripped = "".join(ch for ch in form if ch not in _INVISIBLE)
+    return stripped or form
+
+
+def words_from_tokens(text: str, tokens: list[str]) -> list[Word]:
+    """Locate pre-split ``tokens`` (e.g. ``text.split()``) in ``text`` in order.
+
+    Raises ``ValueError`` naming the token that cannot be found.
+    """
+    words: list[Word] = []
+    pos = 0
+    for tok in tokens:
+        start = text.find(tok, pos)
+        if start < 0:
+            raise ValueError(f"token {tok!r} not found in text after offset {pos}")
+        words.append(Word(tok, start, start + len(tok)))
+        pos = start + len(tok)
+    return words

@@ -1,0 +1,56 @@
+"""The command lines as users run them, in subprocesses."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_selftest_prints_entities():
+    result = run("-m", "app", "--selftest")
+    assert result.returncode == 0, result.stderr
+    assert "\tMedicine\t" in result.stdout and "\tSymptom\t" in result.stdout
+
+
+def test_extract_writes_jsonl_and_reports_bad_files(tmp_path):
+    good = tmp_path / "note.txt"
+    good.write_text("রোগীর জ্বর ও কাশি। নাপা ৫০০ মিগ্রা দিনে ৩ বার।", encoding="utf-16")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    binary = tmp_path / "scan.txt"
+    binary.write_bytes(bytes(range(256)) * 8)
+    out = tmp_path / "out.jsonl"
+    result = run("-m", "app", "extract", str(good), str(empty), str(binary), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "empty.txt: the file is empty" in result.stderr and "scan.txt: this looks like a binary file" in result.stderr
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 1 and any(label == "Medicine" for _, _, label in rows[0]["label"])
+
+
+def test_trainer_evaluate_prints_one_json_object(tmp_path):
+    data = [{"text": "নাপা খেলে মাথা ব্যথা কমে", "labels": ["B-Medicine", "O", "B-Symptom", "I-Symptom", "O"]}]
+    path = tmp_path / "mini.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    result = run("-m", "trainer", "evaluate", "--model", "model_assets/student-int8", "--data", str(path))
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(result.stdout)
+    assert {"strict_micro_f1", "strict_macro_f1", "lenient_micro_f1", "per_class", "n_samples"} <= set(scores)
+    assert scores["n_samples"] == 1
+
+
+def test_trainer_evaluate_bad_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('[{"text": "নাপা", "labels": ["B-Medicine"]}, {"text": ', encoding="utf-8")
+    result = run("-m", "trainer", "evaluate", "--model", "model_assets/student-int8", "--data", str(path))
+    assert result.returncode == 2
+    assert "broken.json" in result.stderr and "Traceback" not in result.stderr
+    bad_label = tmp_path / "labels.json"
+    bad_label.write_text('[\n{"text": "নাপা", "labels": ["B-Drug"]}\n]', encoding="utf-8")
+    result = run("-m", "trainer", "evaluate", "--model", "model_assets/student-int8", "--data", str(bad_label))
+    assert result.returncode == 2 and "labels.json:2:" in result.stderr and "'Drug'" in result.stderr

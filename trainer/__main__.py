@@ -1,0 +1,64 @@
+"""Command line: ``python -m trainer build|evaluate|benchmark``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from engine.errors import MederError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer", description="Build and evaluate Bangla MedER models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="the whole pipeline: base encoder -> teacher -> student -> INT8")
+    b.add_argument("--data", required=True, type=Path, help="folder with healthner-a.json and healthner-b.json")
+    b.add_argument("--out", required=True, type=Path, help="where to publish student-int8/, teacher/, MODEL_CARD.md")
+    b.add_argument("--work", type=Path, default=Path("build-work"), help="stage folder (resumable)")
+    b.add_argument("--teacher-epochs", type=int)
+    b.add_argument("--student-epochs", type=int)
+    b.add_argument("--max-steps", type=int, help="cap optimiser steps per stage (smoke runs)")
+    e = sub.add_parser("evaluate", help="score a model folder on annotated files (JSON to stdout)")
+    e.add_argument("--model", required=True, type=Path)
+    e.add_argument("--data", required=True, type=Path, action="append")
+    m = sub.add_parser("benchmark", help="latency/size of teacher vs INT8 student")
+    m.add_argument("--teacher", required=True, type=Path)
+    m.add_argument("--student", required=True, type=Path)
+    m.add_argument("--threads", type=int, default=1)
+    m.add_argument("--runs", type=int, default=50)
+    m.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            from trainer.build import BuildConfig, build
+
+            config = BuildConfig()
+            if args.teacher_epochs:
+                config.teacher.epochs = args.teacher_epochs
+            if args.student_epochs:
+                config.student.epochs = args.student_epochs
+            if args.max_steps:
+                config.teacher.max_steps = config.student.max_steps = args.max_steps
+            report = build(args.data, args.out, args.work, config)
+            print(json.dumps({k: report[k] for k in ("split", "vocab", "build_seconds", "macro_f1_kept")}, indent=1))
+            print(json.dumps({k: {x: v[x] for x in ("strict_micro_f1", "strict_macro_f1")}
+                              for k, v in report["metrics"].items()}, indent=1))
+        elif args.command == "evaluate":
+            from trainer.evaluate import evaluate_files
+
+            print(json.dumps(evaluate_files(args.model, args.data), ensure_ascii=False))
+        elif args.command == "benchmark":
+            from trainer.benchmark import benchmark, table
+
+            result = benchmark(args.teacher, args.student, threads=args.threads, runs=args.runs)
+            print(json.dumps(result, indent=1) if args.json else table(result))
+    except (MederError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

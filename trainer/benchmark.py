@@ -1,0 +1,94 @@
+"""``python -m trainer benchmark``: latency, size and parameters, one run, one thread count."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.runtime import load_tagger
+from engine.samples import BENCHMARK_NOTE
+from engine.text import split_words
+from trainer.export import write_onnx_folder
+from trainer.model import load_model, torch_tagger
+
+
+def _median_ms(fn, runs: int, warmup: int = 5) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return round(statistics.median(times), 3)
+
+
+def folder_mb(folder: Path) -> float:
+    return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6, 2)
+
+
+def _onnx_params(path: Path) -> int:
+    import onnx
+
+    model = onnx.load(str(path))
+    return int(sum(np.prod(t.dims) for t in model.graph.initializer if t.data_type in (1, 3, 10)))
+
+
+def benchmark(teacher_dir: str | Path, student_dir: str | Path, *, threads: int = 1, runs: int = 50,
+              text: str = BENCHMARK_NOTE) -> dict:
+    """Measure the four variants on one text with the same thread count."""
+    torch.set_num_threads(threads)
+    teacher_dir, student_dir = Path(teacher_dir), Path(student_dir)
+    rows = {}
+    words = split_words(text)
+
+    def measure(name: str, tagger, size_mb: float, params: int) -> None:
+        window = tagger.tokenizer.windows([w.text for w in words])[0]
+        ids = np.array([window.input_ids], dtype=np.int64)
+        mask = np.ones_like(ids)
+        rows[name] = {
+            "forward_ms": _median_ms(lambda: tagger.model.emissions(ids, mask), runs),
+            "end_to_end_ms": _median_ms(lambda: tagger.tag(text), runs),
+            "parameters": params, "size_mb": size_mb, "pieces": int(ids.shape[1]),
+        }
+
+    teacher, tcfg = load_model(teacher_dir)
+    measure("teacher fp32 (torch)", torch_tagger(teacher, tcfg, teacher_dir / "tokenizer.json"),
+            round(sum(p.numel() for p in teacher.parameters()) * 4 / 1e6, 2),
+            sum(p.numel() for p in teacher.parameters()))
+    int8 = load_tagger(student_dir, threads=threads)
+    fp32_student = student_dir.parent / "student-kd"
+    if (fp32_student / "model.safetensors").is_file():
+        student, scfg = load_model(fp32_student)
+        measure("student fp32 (torch)", torch_tagger(student, scfg, fp32_student / "tokenizer.json"),
+                folder_mb(fp32_student), sum(p.numel() for p in student.parameters()))
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_teacher = write_onnx_folder(teacher, tcfg, teacher_dir / "tokenizer.json", Path(tmp) / "t", int8=False)
+        measure("teacher fp32 (onnxruntime)", load_tagger(onnx_teacher, threads=threads), folder_mb(onnx_teacher),
+                _onnx_params(onnx_teacher / "model.onnx"))
+    measure("student int8 (onnxruntime, as shipped)", int8, folder_mb(student_dir),
+            _onnx_params(student_dir / "model.onnx"))
+    base = rows["teacher fp32 (torch)"]
+    ship = rows["student int8 (onnxruntime, as shipped)"]
+    return {
+        "threads": threads, "runs": runs, "words": len(words), "models": rows,
+        "speedup_int8_vs_teacher": round(base["end_to_end_ms"] / ship["end_to_end_ms"], 2),
+        "speedup_int8_vs_teacher_forward": round(base["forward_ms"] / ship["forward_ms"], 2),
+        "size_reduction": round(1 - ship["size_mb"] / base["size_mb"], 4),
+    }
+
+
+def table(result: dict) -> str:
+    lines = [f"batch 1, {result['threads']} thread(s), {result['words']} words, median of {result['runs']} runs",
+             f"{'model':42} {'forward ms':>11} {'text->spans ms':>15} {'params':>12} {'size MB':>9}"]
+    for name, r in result["models"].items():
+        lines.append(f"{name:42} {r['forward_ms']:>11.2f} {r['end_to_end_ms']:>15.2f} "
+                     f"{r['parameters']:>12,} {r['size_mb']:>9.2f}")
+    lines.append(f"INT8 student vs fp32 torch teacher: {result['speedup_int8_vs_teacher']}x end to end, "
+                 f"{result['speedup_int8_vs_teacher_forward']}x forward; size -{result['size_reduction']:.1%}")
+    return "\n".join(lines)

@@ -1,0 +1,81 @@
+"""The training data: load, split deterministically, turn into model windows."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.formats import load_documents
+from engine.spans import Document, entities_to_tags
+from engine.tokenizer import SubwordTokenizer
+
+DATA_FILES = ("healthner-a.json", "healthner-b.json")
+
+
+@dataclass
+class Split:
+    train: list[Document]
+    dev: list[Document]
+    test: list[Document]
+
+
+def load_dataset(data_dir: str | Path) -> list[Document]:
+    data_dir = Path(data_dir)
+    files = [data_dir / name for name in DATA_FILES if (data_dir / name).is_file()]
+    if not files:
+        files = sorted(data_dir.glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"{data_dir}: no HealthNER .json files found")
+    docs = []
+    for path in files:
+        for doc in load_documents(path):
+            doc.name = f"{path.name}:{doc.line}"
+            docs.append(doc)
+    return docs
+
+
+def split_dataset(docs: list[Document], *, seed: int = 20231, dev: float = 0.1, test: float = 0.1) -> Split:
+    """Seeded split of both files together; identical texts stay in one part."""
+    by_text: dict[str, list[Document]] = {}
+    for doc in docs:
+        by_text.setdefault(doc.text, []).append(doc)
+    keys = sorted(by_text, key=lambda t: hashlib.sha1(t.encode()).hexdigest())
+    random.Random(seed).shuffle(keys)
+    n_test, n_dev = round(len(keys) * test), round(len(keys) * dev)
+    parts = keys[:n_test], keys[n_test:n_test + n_dev], keys[n_test + n_dev:]
+    test_d, dev_d, train_d = ([d for k in part for d in by_text[k]] for part in parts)
+    return Split(train_d, dev_d, test_d)
+
+
+def tag_set(docs: list[Document]) -> list[str]:
+    """IOB2 tags from the data: 'O', then B-/I- per type in order of frequency."""
+    counts: dict[str, int] = {}
+    for doc in docs:
+        for ent in doc.entities:
+            counts[ent.label] = counts.get(ent.label, 0) + 1
+    kinds = sorted(counts, key=lambda k: (-counts[k], k))
+    return ["O"] + [f"{p}-{k}" for k in kinds for p in "BI"]
+
+
+@dataclass
+class Example:
+    """One training window: pieces, first-piece position of each word, gold tag ids."""
+
+    input_ids: list[int]
+    word_positions: list[int]
+    tag_ids: list[int] | None
+
+
+def make_examples(docs: list[Document], tokenizer: SubwordTokenizer, tags: list[str] | None) -> list[Example]:
+    index = {t: i for i, t in enumerate(tags)} if tags else None
+    examples = []
+    for doc in docs:
+        words = doc.tokens()
+        if not words:
+            continue
+        gold = [index[t] for t in entities_to_tags(words, doc.entities)] if index else None
+        for w in tokenizer.windows([x.text for x in words]):
+            examples.append(Example(w.input_ids, w.word_positions, gold[w.first:w.last] if gold else None))
+    return examples

@@ -1,0 +1,71 @@
+"""Export a torch model to ONNX and quantize it to INT8 with ONNX Runtime.
+
+Dynamic quantization (weights INT8 ahead of time, activations quantized on
+the fly) of every MatMul and of the embedding Gather: the embedding table is
+most of the model, so quantizing it is what keeps the folder small.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from safetensors.numpy import save_file
+
+from engine.manifest import write_manifest
+from engine.model_config import ModelConfig
+from engine.runtime import CRF_FILE, ONNX_FILE, TOKENIZER_FILE
+from trainer.model import TokenTagger
+
+OPSET = 17
+
+
+def export_onnx(model: TokenTagger, path: str | Path) -> Path:
+    """Write ``model`` as ONNX: inputs input_ids, attention_mask (batch, seq_len) -> emissions."""
+    model = model.float().cpu().eval()
+    ids = torch.randint(5, 100, (2, 12), dtype=torch.long)
+    mask = torch.ones_like(ids)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, (ids, mask), str(path), dynamo=False, opset_version=OPSET,
+            input_names=["input_ids", "attention_mask"], output_names=["emissions"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                          "emissions": {0: "batch", 1: "seq"}},
+        )
+    return Path(path)
+
+
+def quantize_int8(fp32_path: str | Path, int8_path: str | Path) -> Path:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Gather"], per_channel=False, reduce_range=False)
+    return Path(int8_path)
+
+
+def write_onnx_folder(model: TokenTagger, config: ModelConfig, tokenizer_json: Path, folder: str | Path,
+                      *, int8: bool = True) -> Path:
+    """A model folder the app loads: model.onnx (+INT8), crf.safetensors, tokenizer, config, manifest."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx")
+        if int8:
+            quantize_int8(fp32, folder / ONNX_FILE)
+        else:
+            shutil.copyfile(fp32, folder / ONNX_FILE)
+    crf = model.crf
+    save_file({"start": crf.start_transitions.detach().float().numpy(),
+               "end": crf.end_transitions.detach().float().numpy(),
+               "transitions": crf.transitions.detach().float().numpy()}, str(folder / CRF_FILE))
+    shutil.copyfile(tokenizer_json, folder / TOKENIZER_FILE)
+    config.quantization = "onnxruntime-dynamic-int8 (MatMul, Gather)" if int8 else None
+    config.save(folder)
+    write_manifest(folder)
+    return folder

