@@ -1,0 +1,391 @@
+"""The clinic's documents, entities and edit history in one SQLite file.
+
+Only this module touches SQL. Every edit is one transaction that also
+records what it changed (the entity rows before and after), so undo/redo
+are plain data operations that work in tests without Qt and survive a
+restart. WAL mode and a commit per edit mean that nothing shown as done is
+lost when the app is closed or killed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from engine.errors import MederError
+from engine.spans import Entity
+from engine.text import split_words
+
+SCHEMA_VERSION = 1
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE documents (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        created TEXT NOT NULL,
+        reviewed INTEGER NOT NULL DEFAULT 0,
+        reviewed_at TEXT,
+        model_version TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE entities (
+        id INTEGER PRIMARY KEY,
+        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('model', 'human')),
+        status TEXT NOT NULL CHECK (status IN ('suggested', 'accepted')),
+        confidence REAL,
+        model_version TEXT NOT NULL DEFAULT '',
+        CHECK (0 <= start AND start < end)
+    );
+    CREATE INDEX entities_by_document ON entities(document_id, start);
+    CREATE TABLE edits (
+        id INTEGER PRIMARY KEY,
+        document_id INTEGER NOT NULL,
+        description TEXT NOT NULL,
+        before TEXT NOT NULL,
+        after TEXT NOT NULL,
+        created TEXT NOT NULL,
+        undone INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+}
+
+
+class EditRefused(MederError):
+    """An edit that would break the document's entities (overlap, outside the text...)."""
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    id: int
+    title: str
+    text: str
+    source: str
+    created: str
+    reviewed: bool
+    model_version: str
+    entity_count: int
+    min_confidence: float | None
+
+
+@dataclass(frozen=True)
+class StoredEntity:
+    id: int
+    document_id: int
+    start: int
+    end: int
+    label: str
+    source: str  # "model" | "human"
+    status: str  # "suggested" | "accepted"
+    confidence: float | None
+    model_version: str
+
+    def span(self) -> Entity:
+        return Entity(self.start, self.end, self.label, self.confidence)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an operation changed, so screens know what to refresh."""
+
+    document_id: int
+    description: str
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Repository:
+    """The one owner of the database connection."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise MederError(f"{self.path}: cannot open the database ({exc})") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- schema -----------------------------------------------------------
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise MederError(f"{self.path}: made by a newer Bangla MedER (schema {version}); please update the app")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            try:  # DDL and the version bump commit together or not at all
+                self._db.executescript(f"BEGIN; {MIGRATIONS[target]}; PRAGMA user_version={target}; COMMIT;")
+            except sqlite3.DatabaseError:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- documents --------------------------------------------------------
+    def add_documents(self, items: list[tuple[str, str, str, list[Entity]]], *, origin: str,
+                      model_version: str = "") -> list[int]:
+        """Store ``(title, text, source, entities)`` tuples in one transaction.
+
+        ``origin`` is "model" (suggestions to review) or "human" (annotations
+        imported from a file, stored as accepted).
+        """
+        if origin not in ("model", "human"):
+            raise ValueError(f"origin must be 'model' or 'human', got {origin!r}")
+        ids = []
+        status = "suggested" if origin == "model" else "accepted"
+        with self._transaction() as db:
+            for title, text, source, entities in items:
+                cur = db.execute(
+                    "INSERT INTO documents (title, text, source, created, model_version) VALUES (?, ?, ?, ?, ?)",
+                    (title, text, source, _now(), model_version))
+                doc_id = cur.lastrowid
+                _check_spans(text, entities)
+                db.executemany(
+                    "INSERT INTO entities (document_id, start, end, label, source, status, confidence, model_version)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(doc_id, e.start, e.end, e.label, origin, status,
+                      e.confidence if origin == "model" else None, model_version if origin == "model" else "")
+                     for e in entities])
+                ids.append(doc_id)
+        return ids
+
+    def documents(self, *, search: str = "", order: str = "created") -> list[StoredDocument]:
+        """All documents, optionally filtered by a title/text substring.
+
+        ``order``: "created" (newest first) or "least_confident" (lowest
+        model confidence first; unreviewed before reviewed).
+        """
+        orders = {"created": "d.id DESC",
+                  "least_confident": "d.reviewed, COALESCE(MIN(e.confidence), 1.0), d.id"}
+        if order not in orders:
+            raise ValueError(f"order must be one of {sorted(orders)}, got {order!r}")
+        rows = self._db.execute(
+            "SELECT d.*, COUNT(e.id) AS entity_count, MIN(e.confidence) AS min_confidence"
+            " FROM documents d LEFT JOIN entities e ON e.document_id = d.id"
+            " WHERE (? = '' OR d.title LIKE '%' || ? || '%' OR d.text LIKE '%' || ? || '%')"
+            f" GROUP BY d.id ORDER BY {orders[order]}", (search, search, search)).fetchall()
+        return [_document(r) for r in rows]
+
+    def document(self, document_id: int) -> StoredDocument:
+        row = self._db.execute(
+            "SELECT d.*, COUNT(e.id) AS entity_count, MIN(e.confidence) AS min_confidence"
+            " FROM documents d LEFT JOIN entities e ON e.document_id = d.id WHERE d.id = ? GROUP BY d.id",
+            (document_id,)).fetchone()
+        if row is None:
+            raise MederError(f"document {document_id} does not exist")
+        return _document(row)
+
+    def entities(self, document_id: int) -> list[StoredEntity]:
+        rows = self._db.execute("SELECT * FROM entities WHERE document_id = ? ORDER BY start", (document_id,))
+        return [StoredEntity(**{k: r[k] for k in r.keys()}) for r in rows]
+
+    def entity(self, entity_id: int) -> StoredEntity:
+        row = self._db.execute("SELECT * FROM entities WHERE id = ?", (entity_id,)).fetchone()
+        if row is None:
+            raise EditRefused(f"entity {entity_id} no longer exists")
+        return StoredEntity(**{k: row[k] for k in row.keys()})
+
+    def counts(self) -> dict[str, int]:
+        row = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(reviewed), 0) FROM documents").fetchone()
+        entities = self._db.execute("SELECT COUNT(*) FROM entities").fetchone()[0]
+        return {"documents": row[0], "reviewed": row[1], "entities": entities}
+
+    def neighbour_unreviewed(self, document_id: int | None, *, backwards: bool = False) -> int | None:
+        """The next (or previous) unreviewed document id in list order (newest first)."""
+        if backwards:
+            sql = "SELECT id FROM documents WHERE reviewed = 0 AND id > ? ORDER BY id ASC LIMIT 1"
+        else:
+            sql = "SELECT id FROM documents WHERE reviewed = 0 AND id < ? ORDER BY id DESC LIMIT 1"
+        start = document_id if document_id is not None else (-1 if backwards else 1 << 62)
+        row = self._db.execute(sql, (start,)).fetchone()
+        return row[0] if row else None
+
+    # -- edits ------------------------------------------------------------
+    def _apply(self, document_id: int, description: str, remove: list[StoredEntity], add: list[dict],
+               *, reviewed: bool | None = None) -> Change:
+        """Replace entities ``remove`` by new rows ``add`` (and maybe the review flag), as one edit."""
+        with self._transaction() as db:
+            doc = db.execute("SELECT reviewed FROM documents WHERE id = ?", (document_id,)).fetchone()
+            if doc is None:
+                raise EditRefused(f"document {document_id} does not exist")
+            for e in remove:
+                db.execute("DELETE FROM entities WHERE id = ?", (e.id,))
+            after = []
+            for row in add:
+                cur = db.execute(
+                    "INSERT INTO entities (document_id, start, end, label, source, status, confidence, model_version)"
+                    " VALUES (:document_id, :start, :end, :label, :source, :status, :confidence, :model_version)",
+                    row)
+                after.append(dict(row, id=cur.lastrowid))
+            before_state = {"entities": [asdict(e) for e in remove], "reviewed": bool(doc["reviewed"])}
+            after_state = {"entities": after, "reviewed": bool(doc["reviewed"]) if reviewed is None else reviewed}
+            if reviewed is not None:
+                db.execute("UPDATE documents SET reviewed = ?, reviewed_at = ? WHERE id = ?",
+                           (int(reviewed), _now() if reviewed else None, document_id))
+            db.execute("DELETE FROM edits WHERE undone = 1")  # a new edit ends the redo history
+            db.execute("INSERT INTO edits (document_id, description, before, after, created) VALUES (?, ?, ?, ?, ?)",
+                       (document_id, description, json.dumps(before_state, ensure_ascii=False),
+                        json.dumps(after_state, ensure_ascii=False), _now()))
+        return Change(document_id, description)
+
+    def add_entity(self, document_id: int, start: int, end: int, label: str, *, replace: bool = False) -> Change:
+        """Add a human entity over the words of ``[start, end)``; overlaps are refused unless ``replace``."""
+        doc = self.document(document_id)
+        span = _snap(doc.text, start, end)
+        clashes = [e for e in self.entities(document_id) if e.start < span[1] and span[0] < e.end]
+        if clashes and not replace:
+            names = ", ".join(f"“{doc.text[e.start:e.end]}” ({e.label})" for e in clashes)
+            raise EditRefused(f"the selection overlaps {names}; delete or resize that entity first")
+        row = _human(document_id, span[0], span[1], label)
+        return self._apply(document_id, f"add {label}", clashes, [row])
+
+    def relabel(self, entity_id: int, label: str) -> Change:
+        e = self.entity(entity_id)
+        row = _human(e.document_id, e.start, e.end, label)
+        return self._apply(e.document_id, f"change to {label}", [e], [row])
+
+    def resize(self, entity_id: int, start: int, end: int) -> Change:
+        e = self.entity(entity_id)
+        doc = self.document(e.document_id)
+        span = _snap(doc.text, start, end)
+        clashes = [x for x in self.entities(e.document_id) if x.id != e.id and x.start < span[1] and span[0] < x.end]
+        if clashes:
+            raise EditRefused("the new boundaries overlap another entity")
+        row = dict(_human(e.document_id, span[0], span[1], e.label))
+        return self._apply(e.document_id, "resize", [e], [row])
+
+    def delete(self, entity_id: int) -> Change:
+        e = self.entity(entity_id)
+        return self._apply(e.document_id, "delete" if e.source == "human" else "reject", [e], [])
+
+    reject = delete
+
+    def accept(self, entity_id: int) -> Change:
+        e = self.entity(entity_id)
+        row = {k: v for k, v in asdict(e).items() if k != "id"} | {"status": "accepted"}
+        return self._apply(e.document_id, "accept", [e], [row])
+
+    def accept_all(self, document_id: int) -> Change:
+        pending = [e for e in self.entities(document_id) if e.status == "suggested"]
+        rows = [{k: v for k, v in asdict(e).items() if k != "id"} | {"status": "accepted"} for e in pending]
+        return self._apply(document_id, "accept all", pending, rows)
+
+    def mark_all_occurrences(self, entity_id: int) -> Change:
+        """Give every other occurrence of this entity's words the same type (skipping overlaps)."""
+        e = self.entity(entity_id)
+        doc = self.document(e.document_id)
+        needle = doc.text[e.start:e.end]
+        taken = self.entities(e.document_id)
+        starts = {w.start for w in split_words(doc.text)}
+        ends = {w.end for w in split_words(doc.text)}
+        rows, pos = [], doc.text.find(needle)
+        while pos >= 0:
+            end = pos + len(needle)
+            if pos in starts and end in ends and not any(x.start < end and pos < x.end for x in taken):
+                rows.append(_human(e.document_id, pos, end, e.label))
+            pos = doc.text.find(needle, pos + 1)
+        return self._apply(e.document_id, f"mark {len(rows)} more “{needle}”", [], rows)
+
+    def set_reviewed(self, document_id: int, reviewed: bool = True) -> Change:
+        """Marking reviewed accepts what the user sees: remaining suggestions become accepted."""
+        pending = [e for e in self.entities(document_id) if e.status == "suggested"] if reviewed else []
+        rows = [{k: v for k, v in asdict(e).items() if k != "id"} | {"status": "accepted"} for e in pending]
+        return self._apply(document_id, "mark reviewed" if reviewed else "mark unreviewed", pending, rows,
+                           reviewed=reviewed)
+
+    # -- undo -------------------------------------------------------------
+    def undo_status(self) -> tuple[str | None, str | None]:
+        """Descriptions of what Undo and Redo would do (None if nothing)."""
+        u = self._db.execute("SELECT description FROM edits WHERE undone = 0 ORDER BY id DESC LIMIT 1").fetchone()
+        r = self._db.execute("SELECT description FROM edits WHERE undone = 1 ORDER BY id ASC LIMIT 1").fetchone()
+        return (u[0] if u else None, r[0] if r else None)
+
+    def undo(self) -> Change | None:
+        return self._step(undo=True)
+
+    def redo(self) -> Change | None:
+        return self._step(undo=False)
+
+    def _step(self, *, undo: bool) -> Change | None:
+        sql = ("SELECT * FROM edits WHERE undone = 0 ORDER BY id DESC LIMIT 1" if undo
+               else "SELECT * FROM edits WHERE undone = 1 ORDER BY id ASC LIMIT 1")
+        with self._transaction() as db:
+            edit = db.execute(sql).fetchone()
+            if edit is None:
+                return None
+            before, after = json.loads(edit["before"]), json.loads(edit["after"])
+            old, new = (after, before) if undo else (before, after)
+            for row in old["entities"]:
+                db.execute("DELETE FROM entities WHERE id = ?", (row["id"],))
+            for row in new["entities"]:
+                db.execute(
+                    "INSERT INTO entities (id, document_id, start, end, label, source, status, confidence, model_version)"
+                    " VALUES (:id, :document_id, :start, :end, :label, :source, :status, :confidence, :model_version)",
+                    row)
+            db.execute("UPDATE documents SET reviewed = ? WHERE id = ?", (int(new["reviewed"]), edit["document_id"]))
+            db.execute("UPDATE edits SET undone = ? WHERE id = ?", (int(undo), edit["id"]))
+        return Change(edit["document_id"], ("undo " if undo else "redo ") + edit["description"])
+
+    # -- training data ------------------------------------------------------
+    def reviewed_documents(self) -> list[tuple[StoredDocument, list[StoredEntity]]]:
+        return [(d, self.entities(d.id)) for d in self.documents() if d.reviewed]
+
+
+def _document(row: sqlite3.Row) -> StoredDocument:
+    return StoredDocument(row["id"], row["title"], row["text"], row["source"], row["created"], bool(row["reviewed"]),
+                          row["model_version"], row["entity_count"], row["min_confidence"])
+
+
+def _human(document_id: int, start: int, end: int, label: str) -> dict:
+    if not label.strip():
+        raise EditRefused("an entity needs a type")
+    return {"document_id": document_id, "start": start, "end": end, "label": label, "source": "human",
+            "status": "accepted", "confidence": None, "model_version": ""}
+
+
+def _snap(text: str, start: int, end: int) -> tuple[int, int]:
+    from engine.spans import snap_to_words
+
+    if not 0 <= start < end <= len(text):
+        raise EditRefused(f"[{start}, {end}) is not a selection inside the document")
+    span = snap_to_words(text, start, end)
+    if span is None:
+        raise EditRefused("the selection contains no word")
+    return span
+
+
+def _check_spans(text: str, entities: list[Entity]) -> None:
+    ordered = sorted(entities, key=lambda e: e.start)
+    for e in ordered:
+        if e.end > len(text):
+            raise EditRefused(f"entity [{e.start}, {e.end}) is outside the text")
+    for a, b in zip(ordered, ordered[1:]):
+        if a.overlaps(b):
+            raise EditRefused(f"entities [{a.start}, {a.end}) and [{b.start}, {b.end}) overlap")

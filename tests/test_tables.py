@@ -1,0 +1,48 @@
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from engine.errors import FormatError
+from engine.formats.tables import table_texts, write_workbook
+
+
+def test_csv_and_xlsx_rows_become_texts(tmp_path):
+    csv_path = tmp_path / "notes.csv"
+    csv_path.write_text("id;note\n1;জ্বর আছে\n2;\n3;নাপা খাই\n", encoding="utf-8-sig")
+    assert table_texts(csv_path) == [(2, "জ্বর আছে"), (4, "নাপা খাই")]
+    wb = Workbook()
+    wb.active.append(["id", "lekha"])
+    wb.active.append([1, "মাথা ব্যথা"])
+    xlsx = tmp_path / "notes.xlsx"
+    wb.save(xlsx)
+    assert table_texts(xlsx, "lekha") == [(2, "মাথা ব্যথা")]
+    with pytest.raises(FormatError, match="no column named 'text'"):
+        table_texts(xlsx, "text")
+
+
+def test_corrupt_xlsx_and_textless_csv(tmp_path):
+    bad = tmp_path / "broken.xlsx"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(FormatError, match="broken.xlsx: not a readable .xlsx"):
+        table_texts(bad)
+    empty = tmp_path / "nums.csv"
+    empty.write_text("a,b\n,\n", encoding="utf-8")
+    with pytest.raises(FormatError, match="no column with text"):
+        table_texts(empty)
+
+
+def test_excel_export_keeps_formula_like_text_as_text(tmp_path):
+    path = tmp_path / "out.xlsx"
+    evil = ["=HYPERLINK(\"http://x\")", "+1+2", "-3", "@SUM(A1)", "\tx", "\rx"]
+    entities = [{"document": 1, "entity text": t, "type": "Medicine", "start": 0, "end": 3, "confidence": 0.5,
+                 "source": "model", "reviewed": "no"} for t in evil]
+    entities.append({"document": 1, "entity text": "নাপা", "type": "Medicine", "start": 4, "end": 8})
+    write_workbook(path, [{"document": 1, "title": "=cmd", "text": "নাপা খাই"}], entities)
+    wb = load_workbook(path)
+    ws = wb["Entities"]
+    assert [c.value for c in ws[1]][:3] == ["document", "entity text", "type"]
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref and ws["A1"].font.bold
+    texts = [ws.cell(row=r, column=2) for r in range(2, 2 + len(evil) + 1)]
+    # XML stores a bare CR as a line feed; everything else comes back exactly
+    assert [c.value for c in texts] == [t.replace("\r", "\n") for t in evil] + ["নাপা"]
+    assert all(c.data_type == "s" for c in texts)
+    assert wb["Documents"]["B2"].value == "=cmd" and wb["Documents"]["B2"].data_type == "s"
