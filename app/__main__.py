@@ -2,8 +2,7 @@
 
 ``--selftest`` loads the bundled model, tags a built-in Bangla sentence and
 prints the entities (no window, no display needed). ``extract FILE...`` tags
-files headlessly. With no arguments the desktop window opens once it exists;
-until then an extraction of the built-in sample is shown.
+files headlessly. With no arguments the desktop window opens.
 """
 
 from __future__ import annotations
@@ -24,11 +23,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"Bangla MedER {__version__}")
     parser.add_argument("--selftest", action="store_true", help="tag a built-in sentence and exit")
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: the bundled INT8 model)")
+    parser.add_argument("--data-dir", help="where the database lives (default: the user data folder)")
     sub = parser.add_subparsers(dest="command")
     ex = sub.add_parser("extract", help="tag text files headlessly")
     ex.add_argument("files", nargs="+", type=Path)
     ex.add_argument("-o", "--output", type=Path, help=".jsonl or .conll (default: print)")
     args = parser.parse_args(argv)
+    if not args.selftest and args.command is None:
+        from app.gui.application import run_gui
+
+        return run_gui(data_dir=args.data_dir, model_dir=args.model or bundled_model())
     try:
         from engine.runtime import load_tagger
 
@@ -42,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = Document(SELFTEST_SENTENCE, tagger.tag(SELFTEST_SENTENCE), name=f"model {tagger.version}")
         print(SELFTEST_SENTENCE)
         print_entities(doc)
-        if args.selftest and not doc.entities:
+        if not doc.entities:
             print("selftest failed: no entities found", file=sys.stderr)
             return 1
         return 0

@@ -1,0 +1,1 @@
+"""The PySide6 GUI: thin widgets over the engine (storage, tagger, formats)."""

@@ -1,0 +1,432 @@
+"""The main window: document list, highlighted text, entity table, legend, menus.
+
+Widgets hold no domain state: every edit goes to the :class:`Repository`
+(which records it for undo) and the window re-reads what it shows.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.background import run_in_background
+from app.gui.colors import color_for, type_colors
+from app.gui.table_models import DocumentTableModel, EntityTableModel
+from app.gui.text_view import EntityTextView
+from engine.errors import MederError
+from engine.exporting import export
+from engine.importing import ALL_SUFFIXES, PendingDocument, import_files
+from engine.storage import Change, Repository
+from engine.tagger import Tagger
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, repo: Repository, model_dir: Path) -> None:
+        super().__init__()
+        self.repo = repo
+        self.model_dir = model_dir
+        self.tagger: Tagger | None = None
+        self.types: list[str] = []
+        self.current_id: int | None = None
+        self.setWindowTitle("Bangla MedER")
+        self.resize(1280, 760)
+        self._build_widgets()
+        self._build_menus()
+        self.refresh_documents()
+        self._load_model()
+
+    # -- construction -----------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.filter = QLineEdit(placeholderText="Filter documents…")
+        self.filter.textChanged.connect(lambda _: self.refresh_documents())
+        self.documents = DocumentTableModel()
+        self.document_table = self._table(self.documents)
+        self.document_table.selectionModel().currentRowChanged.connect(self._on_document_row)
+        left = QWidget()
+        lay = QVBoxLayout(left)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.filter)
+        lay.addWidget(self.document_table)
+
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
+        self.view = EntityTextView()
+        self.view.entity_clicked.connect(self._on_entity_clicked)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._on_context_menu)
+        self.placeholder = QLabel("Paste Bangla clinical text (Ctrl+V) or import files (Ctrl+O) to begin.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        center = QWidget()
+        lay = QVBoxLayout(center)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.legend)
+        lay.addWidget(self.placeholder)
+        lay.addWidget(self.view)
+
+        self.entities = EntityTableModel()
+        self.entity_table = self._table(self.entities)
+        self.entity_table.selectionModel().currentRowChanged.connect(self._on_entity_row)
+
+        splitter = QSplitter()
+        for widget, stretch in ((left, 2), (center, 5), (self.entity_table, 3)):
+            splitter.addWidget(widget)
+            splitter.setStretchFactor(splitter.count() - 1, stretch)
+        self.setCentralWidget(splitter)
+        self.model_label = QLabel("loading model…")
+        self.counts_label = QLabel()
+        self.statusBar().addPermanentWidget(self.counts_label)
+        self.statusBar().addPermanentWidget(self.model_label)
+
+    def _table(self, model) -> QTableView:
+        table = QTableView()
+        table.setModel(model)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.verticalHeader().hide()
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        table.horizontalHeader().setStretchLastSection(True)
+        return table
+
+    def _action(self, menu: QMenu, text: str, slot, shortcut: str | QKeySequence | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "New from clipboard", self.new_from_clipboard, QKeySequence.StandardKey.Paste)
+        self._action(file, "Import…", self.import_dialog, QKeySequence.StandardKey.Open)
+        file.addSeparator()
+        self._action(file, "Export to Excel…", partial(self.export_dialog, ".xlsx"), "Ctrl+E")
+        self._action(file, "Export reviewed as JSONL…", partial(self.export_dialog, ".jsonl"))
+        self._action(file, "Export reviewed as CoNLL…", partial(self.export_dialog, ".conll"))
+        file.addSeparator()
+        self._action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit = bar.addMenu("&Edit")
+        self.undo_action = self._action(edit, "Undo", self.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action(edit, "Redo", self.redo, "Ctrl+Shift+Z")
+        edit.addSeparator()
+        self._action(edit, "Accept suggestion", self.accept_selected, "A")
+        self._action(edit, "Reject / delete entity", self.delete_selected, QKeySequence.StandardKey.Delete)
+        self._action(edit, "Reject suggestion", self.delete_selected, "X")
+        self._action(edit, "Accept all in document", self.accept_all, "Ctrl+Shift+A")
+        self._action(edit, "Resize entity to selection", self.resize_selected, "Ctrl+R")
+        self._action(edit, "Mark all occurrences", self.mark_all, "M")
+        self.types_menu = edit.addMenu("Add selection as")
+        review = bar.addMenu("&Review")
+        self._action(review, "Mark reviewed and go to next", self.mark_reviewed, "Ctrl+Return")
+        self._action(review, "Mark unreviewed", self.mark_unreviewed)
+        self._action(review, "Next unreviewed", partial(self.goto_unreviewed, False), "Ctrl+Down")
+        self._action(review, "Previous unreviewed", partial(self.goto_unreviewed, True), "Ctrl+Up")
+        self.least_confident = self._action(review, "Least confident first", self.refresh_documents)
+        self.least_confident.setCheckable(True)
+
+    # -- model ------------------------------------------------------------
+    def _load_model(self) -> None:
+        from engine.runtime import load_tagger
+
+        run_in_background(self, lambda progress, cancelled: load_tagger(self.model_dir), title=None,
+                          on_success=self._on_model_loaded, on_failure=self._on_model_failed)
+
+    def _on_model_loaded(self, tagger: Tagger) -> None:
+        self.tagger = tagger
+        self.types = tagger.entity_types
+        self.view.colors = type_colors(self.types)
+        self.model_label.setText(f"model {tagger.version}")
+        self._refresh_legend()
+        self.types_menu.clear()
+        for n, label in enumerate(self.types[:9], start=1):
+            self._action(self.types_menu, label, partial(self.label_key, label), str(n))
+        self.show_document(self.current_id)
+
+    def _on_model_failed(self, message: str) -> None:
+        self.model_label.setText("no model")
+        QMessageBox.critical(self, "Model not loaded", f"The entity model could not be loaded:\n\n{message}\n\n"
+                             "You can still review and export stored documents.")
+
+    def _refresh_legend(self) -> None:
+        known = type_colors(self.types)
+        parts = [f'<span style="background:{color_for(t, known)}">&nbsp;{n}&nbsp;{t}&nbsp;</span>'
+                 for n, t in enumerate(self.types, start=1)]
+        self.legend.setText("&nbsp; ".join(parts) + '&nbsp; <span style="text-decoration: underline dashed">'
+                            "dashed</span> = low confidence")
+
+    # -- showing ----------------------------------------------------------
+    def refresh_documents(self) -> None:
+        order = "least_confident" if getattr(self, "least_confident", None) and self.least_confident.isChecked() \
+            else "created"
+        self.documents.set_rows(self.repo.documents(search=self.filter.text().strip(), order=order))
+        counts = self.repo.counts()
+        self.counts_label.setText(f"{counts['documents']} documents, {counts['reviewed']} reviewed, "
+                                  f"{counts['entities']} entities")
+        row = self.documents.row_of(self.current_id) if self.current_id is not None else None
+        if row is not None:
+            self.document_table.selectionModel().setCurrentIndex(
+                self.documents.index(row, 0),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+
+    def show_document(self, document_id: int | None) -> None:
+        self.current_id = document_id
+        has = document_id is not None
+        self.placeholder.setVisible(not has)
+        self.view.setVisible(has)
+        if not has:
+            self.entities.set_rows("", [])
+            return
+        doc = self.repo.document(document_id)
+        ents = self.repo.entities(document_id)
+        self.view.show_document(doc.text, ents)
+        self.entities.set_rows(doc.text, ents)
+        state = "reviewed" if doc.reviewed else "unreviewed"
+        self.setWindowTitle(f"{doc.title} ({state}) — Bangla MedER")
+        self._refresh_undo()
+
+    def _refresh_entities(self) -> None:
+        if self.current_id is None:
+            return
+        doc = self.repo.document(self.current_id)
+        ents = self.repo.entities(self.current_id)
+        self.view.set_entities(ents)
+        self.entities.set_rows(doc.text, ents)
+
+    def _refresh_undo(self) -> None:
+        undo, redo = self.repo.undo_status()
+        self.undo_action.setEnabled(undo is not None)
+        self.undo_action.setText(f"Undo {undo}" if undo else "Undo")
+        self.redo_action.setEnabled(redo is not None)
+        self.redo_action.setText(f"Redo {redo}" if redo else "Redo")
+
+    # -- slots ------------------------------------------------------------
+    def _on_document_row(self, current, _previous) -> None:
+        if current.isValid():
+            doc = self.documents.rows[current.row()]
+            if doc.id != self.current_id:
+                self.show_document(doc.id)
+
+    def _on_entity_clicked(self, entity_id: int) -> None:
+        self.view.select_entity(entity_id if entity_id >= 0 else None)
+        row = self.entities.row_of(entity_id)
+        if row is None:
+            self.entity_table.clearSelection()
+        else:
+            self.entity_table.selectRow(row)
+
+    def _on_entity_row(self, current, _previous) -> None:
+        if current.isValid() and current.row() < len(self.entities.rows):
+            entity = self.entities.rows[current.row()]
+            if entity.id != self.view.selected_id:
+                self.view.select_entity(entity.id)
+
+    def _on_context_menu(self, pos) -> None:
+        menu = QMenu(self)
+        index = self.view.from_qt(self.view.cursorForPosition(pos).position())
+        entity = self.view.entity_at(index)
+        if self.view.selection():
+            add = menu.addMenu("Add as")
+            for label in self.types:
+                add.addAction(label, partial(self.add_selection, label))
+        if entity is not None:
+            self.view.select_entity(entity.id)
+            change = menu.addMenu("Change type to")
+            for label in self.types:
+                change.addAction(label, partial(self._edit, partial(self.repo.relabel, entity.id, label)))
+            if entity.status == "suggested":
+                menu.addAction("Accept", partial(self._edit, partial(self.repo.accept, entity.id)))
+            menu.addAction("Delete" if entity.source == "human" else "Reject",
+                           partial(self._edit, partial(self.repo.delete, entity.id)))
+            menu.addAction("Mark all occurrences", partial(self._edit, partial(self.repo.mark_all_occurrences, entity.id)))
+            if self.view.selection():
+                menu.addAction("Resize to selection", self.resize_selected)
+        if not menu.isEmpty():
+            menu.exec(self.view.mapToGlobal(pos))
+
+    # -- edits ------------------------------------------------------------
+    def _edit(self, operation) -> Change | None:
+        """Run one repository edit; a refused edit becomes a status-bar message."""
+        try:
+            change = operation()
+        except MederError as exc:
+            self.statusBar().showMessage(str(exc), 6000)
+            return None
+        if change is not None:
+            self.statusBar().showMessage(change.description.capitalize(), 3000)
+            if change.document_id != self.current_id:
+                self.current_id = change.document_id
+                self.refresh_documents()
+                self.show_document(change.document_id)
+            else:
+                self._refresh_entities()
+                self.refresh_documents()
+        self._refresh_undo()
+        return change
+
+    def label_key(self, label: str) -> None:
+        """A type's hotkey: add the selection as that type, or relabel the selected entity."""
+        if self.view.selection():
+            self.add_selection(label)
+        elif self.view.selected_id is not None:
+            self._edit(partial(self.repo.relabel, self.view.selected_id, label))
+
+    def add_selection(self, label: str) -> None:
+        span = self.view.selection()
+        if span is None:
+            self.statusBar().showMessage("Select some text first", 4000)
+            return
+        self._edit(partial(self.repo.add_entity, self.current_id, span[0], span[1], label))
+
+    def resize_selected(self) -> None:
+        span = self.view.selection()
+        if self.view.selected_id is None or span is None:
+            self.statusBar().showMessage("Click an entity, then select its new extent", 4000)
+            return
+        self._edit(partial(self.repo.resize, self.view.selected_id, span[0], span[1]))
+
+    def accept_selected(self) -> None:
+        if self.view.selected_id is not None:
+            self._edit(partial(self.repo.accept, self.view.selected_id))
+
+    def delete_selected(self) -> None:
+        if self.view.selected_id is not None:
+            self._edit(partial(self.repo.delete, self.view.selected_id))
+            self.view.selected_id = None
+
+    def accept_all(self) -> None:
+        if self.current_id is not None:
+            self._edit(lambda: self.repo.accept_all(self.current_id))
+
+    def mark_all(self) -> None:
+        if self.view.selected_id is not None:
+            self._edit(partial(self.repo.mark_all_occurrences, self.view.selected_id))
+
+    def mark_reviewed(self) -> None:
+        if self.current_id is not None and self._edit(lambda: self.repo.set_reviewed(self.current_id, True)) is not None:
+            self.goto_unreviewed(False)
+
+    def mark_unreviewed(self) -> None:
+        if self.current_id is not None:
+            self._edit(lambda: self.repo.set_reviewed(self.current_id, False))
+
+    def goto_unreviewed(self, backwards: bool) -> None:
+        target = self.repo.neighbour_unreviewed(self.current_id, backwards=backwards)
+        if target is None:
+            self.statusBar().showMessage("No more unreviewed documents", 4000)
+            return
+        self.current_id = target
+        self.refresh_documents()
+        self.show_document(target)
+
+    def undo(self) -> None:
+        self._edit(self.repo.undo)
+
+    def redo(self) -> None:
+        self._edit(self.repo.redo)
+
+    # -- input and output ---------------------------------------------------
+    def new_from_clipboard(self) -> None:
+        text = QGuiApplication.clipboard().text()
+        if not text.strip():
+            self.statusBar().showMessage("The clipboard holds no text", 4000)
+            return
+        title = " ".join(text.split()[:6])[:60]
+        self.add_texts([PendingDocument(title, text, "clipboard", [], "model")])
+
+    def add_texts(self, pending: list[PendingDocument]) -> None:
+        """Tag pasted text in the background, then store and show it."""
+        tagger = self.tagger
+
+        def work(progress, cancelled):
+            if tagger is not None:
+                for doc, ents in zip(pending, tagger.tag_many([d.text for d in pending], cancelled=cancelled)):
+                    doc.entities = ents
+            return pending
+
+        run_in_background(self, work, title=None, on_success=self._store,
+                          on_failure=lambda m: QMessageBox.warning(self, "Tagging failed", m))
+
+    def import_dialog(self) -> None:
+        patterns = " ".join(f"*{s}" for s in ALL_SUFFIXES)
+        files, _ = QFileDialog.getOpenFileNames(self, "Import documents", "", f"Documents ({patterns});;All files (*)")
+        if files:
+            self.import_files([Path(f) for f in files])
+
+    def import_files(self, files: list[Path], text_column: str | None = None) -> None:
+        tagger = self.tagger
+        if any(f.suffix.lower() in (".csv", ".xlsx") for f in files) and text_column is None:
+            text_column = self._ask_text_column(next(f for f in files if f.suffix.lower() in (".csv", ".xlsx")))
+        run_in_background(
+            self, lambda progress, cancelled: import_files(files, tagger, text_column=text_column,
+                                                           progress=progress, cancelled=cancelled),
+            title=f"Importing {len(files)} file(s)", on_success=self._on_imported,
+            on_failure=lambda m: QMessageBox.warning(self, "Import failed", m),
+            on_cancel=lambda: self.statusBar().showMessage("Import cancelled; nothing was stored", 5000))
+
+    def _ask_text_column(self, path: Path) -> str | None:
+        from engine.formats.tables import guess_text_column, read_table
+
+        try:
+            header, rows = read_table(path)
+        except MederError:
+            return None  # the import reports the error with the file name
+        guess = guess_text_column(header, rows) or 0
+        column, ok = QInputDialog.getItem(self, "Text column", f"Which column of {path.name} holds the text?",
+                                          header, guess, False)
+        return column if ok else None
+
+    def _on_imported(self, batch) -> None:
+        self._store(batch.documents, model_version=batch.model_version)
+        if batch.errors:
+            QMessageBox.warning(self, "Some files were not imported",
+                                f"{len(batch.documents)} documents imported. These could not be read:\n\n"
+                                + "\n".join(batch.errors[:20]))
+
+    def _store(self, pending: list[PendingDocument], model_version: str | None = None) -> None:
+        version = model_version if model_version is not None else (self.tagger.version if self.tagger else "")
+        ids: list[int] = []
+        for origin in ("model", "human"):
+            items = [(d.title, d.text, d.source, d.entities) for d in pending if d.origin == origin]
+            if items:
+                ids += self.repo.add_documents(items, origin=origin, model_version=version if origin == "model" else "")
+        if ids:
+            self.current_id = max(ids)
+            self.refresh_documents()
+            self.show_document(self.current_id)
+            self.statusBar().showMessage(f"Added {len(ids)} document(s)", 4000)
+
+    def export_dialog(self, suffix: str) -> None:
+        names = {".xlsx": "Excel workbook", ".jsonl": "doccano JSONL", ".conll": "CoNLL"}
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {names[suffix]}", f"entities{suffix}",
+                                              f"{names[suffix]} (*{suffix})")
+        if path:
+            path = Path(path).with_suffix(suffix)
+            try:
+                count = export(self.repo, path)
+            except (OSError, ValueError) as exc:
+                QMessageBox.warning(self, "Export failed", str(exc))
+                return
+            self.statusBar().showMessage(f"Exported {count} documents to {path}", 6000)

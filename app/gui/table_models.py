@@ -1,0 +1,81 @@
+"""Qt item models that adapt storage records for the document and entity tables."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+
+from engine.storage import StoredDocument, StoredEntity
+
+ROOT = QModelIndex()
+
+
+class DocumentTableModel(QAbstractTableModel):
+    COLUMNS = ("Title", "Date", "Status", "Entities")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[StoredDocument] = []
+
+    def set_rows(self, rows: list[StoredDocument]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent=ROOT) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=ROOT) -> int:
+        return len(self.COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return None
+        d = self.rows[index.row()]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return d.text[:300]
+        return (d.title, d.created[:16].replace("T", " "), "reviewed" if d.reviewed else "unreviewed",
+                d.entity_count)[index.column()]
+
+    def row_of(self, document_id: int) -> int | None:
+        return next((i for i, d in enumerate(self.rows) if d.id == document_id), None)
+
+
+class EntityTableModel(QAbstractTableModel):
+    COLUMNS = ("Text", "Type", "Confidence", "Source", "Start–End")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[StoredEntity] = []
+        self.text = ""
+
+    def set_rows(self, text: str, rows: list[StoredEntity]) -> None:
+        self.beginResetModel()
+        self.text, self.rows = text, rows
+        self.endResetModel()
+
+    def rowCount(self, parent=ROOT) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=ROOT) -> int:
+        return len(self.COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
+            return None
+        e = self.rows[index.row()]
+        confidence = "" if e.confidence is None else f"{e.confidence:.2f}"
+        source = e.source if e.status == "accepted" or e.source == "human" else "model (suggested)"
+        return (self.text[e.start:e.end], e.label, confidence, source, f"{e.start}–{e.end}")[index.column()]
+
+    def row_of(self, entity_id: int) -> int | None:
+        return next((i for i, e in enumerate(self.rows) if e.id == entity_id), None)
