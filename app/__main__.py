@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     ex = sub.add_parser("extract", help="tag text files headlessly")
     ex.add_argument("files", nargs="+", type=Path)
-    ex.add_argument("-o", "--output", type=Path, help=".jsonl or .conll (default: print)")
+    ex.add_argument("-o", "--output", type=Path, help=".xlsx, .jsonl or .conll (default: print)")
+    ex.add_argument("--text-column", help="column with the text in .csv/.xlsx files (default: guessed)")
     args = parser.parse_args(argv)
     if not args.selftest and args.command is None:
         from app.gui.application import run_gui
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "extract":
             from app.extract import extract
 
-            return extract(tagger, args.files, args.output)
+            return extract(tagger, args.files, args.output, text_column=args.text_column)
         from app.extract import print_entities
 
         doc = Document(SELFTEST_SENTENCE, tagger.tag(SELFTEST_SENTENCE), name=f"model {tagger.version}")

@@ -1,60 +1,59 @@
-"""Headless extraction: files (or text) -> entities -> JSONL / CoNLL / stdout."""
+"""Headless extraction: the GUI's import -> tag -> export path, from the command line."""
 
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
-from engine.errors import MederError
-from engine.formats import conll, jsonl, read_text_file
+from engine.exporting import export
+from engine.importing import import_files
 from engine.spans import Document
+from engine.storage import Repository
 from engine.tagger import Tagger
 
-
-def tag_documents(tagger: Tagger, texts: list[tuple[str, str]]) -> list[Document]:
-    """(name, text) pairs -> tagged documents, with a progress line on stderr."""
-    def progress(done: int, total: int) -> None:
-        print(f"\rtagging: {done}/{total} windows", end="", file=sys.stderr, flush=True)
-
-    entities = tagger.tag_many([t for _, t in texts], progress=progress if len(texts) > 1 else None)
-    if len(texts) > 1:
-        print(file=sys.stderr)
-    return [Document(text, ents, name=name) for (name, text), ents in zip(texts, entities)]
+OUTPUT_SUFFIXES = (".xlsx", ".jsonl", ".conll")
 
 
-def extract(tagger: Tagger, files: list[Path], out: Path | None) -> int:
-    """Tag each text file (one document per file); write by suffix of ``out`` or print."""
-    texts, failures = [], 0
-    for path in files:
-        try:
-            text = read_text_file(path)
-        except (MederError, OSError) as exc:
-            print(f"skipped: {exc}", file=sys.stderr)
-            failures += 1
-            continue
-        if not text.strip():
-            print(f"skipped: {path}: the file is empty", file=sys.stderr)
-            failures += 1
-            continue
-        texts.append((str(path), text))
-    docs = tag_documents(tagger, texts)
-    if out is None:
-        for doc in docs:
-            print_entities(doc)
-    elif out.suffix.lower() == ".jsonl":
-        out.write_text(jsonl.dumps_doccano(docs), encoding="utf-8")
-    elif out.suffix.lower() in (".conll", ".tsv"):
-        out.write_text(conll.dumps(docs), encoding="utf-8")
-    else:
-        print(f"error: cannot write {out.suffix!r}; use .jsonl or .conll", file=sys.stderr)
+def _progress(done: int, total: int, message: str) -> None:
+    width = 30
+    filled = int(width * done / total) if total else 0
+    print(f"\r{message[:40]:40} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+          end="", file=sys.stderr, flush=True)
+
+
+def extract(tagger: Tagger, files: list[Path], out: Path | None, *, text_column: str | None = None) -> int:
+    """Import and tag ``files``; write ``out`` (.xlsx/.jsonl/.conll) or print the entities."""
+    if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
+        print(f"error: cannot write {out.suffix!r}; use one of {', '.join(OUTPUT_SUFFIXES)}", file=sys.stderr)
         return 2
-    if out is not None:
-        print(f"wrote {sum(len(d.entities) for d in docs)} entities from {len(docs)} documents to {out}", file=sys.stderr)
-    return 1 if failures and not docs else 0
+    batch = import_files(files, tagger, text_column=text_column, progress=_progress)
+    print(file=sys.stderr)
+    for message in batch.errors:
+        print(f"skipped: {message}", file=sys.stderr)
+    if not batch.documents:
+        print("error: nothing to extract", file=sys.stderr)
+        return 1
+    if out is None:
+        for d in batch.documents:
+            print_entities(Document(d.text, d.entities, name=d.title))
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Repository(Path(tmp) / "extract.sqlite3")
+        for origin in ("model", "human"):
+            items = [(d.title, d.text, d.source, d.entities) for d in batch.documents if d.origin == origin]
+            if items:
+                repo.add_documents(items, origin=origin, model_version=batch.model_version)
+        count = export(repo, out, reviewed_only=False)
+        entities = repo.counts()["entities"]
+        repo.close()
+    print(f"wrote {entities} entities from {count} documents to {out}", file=sys.stderr)
+    return 0
 
 
 def print_entities(doc: Document) -> None:
     if doc.name:
         print(f"# {doc.name}")
     for e in doc.entities:
-        print(f"{doc.text[e.start:e.end]}\t{e.label}\t{e.start}-{e.end}\t{e.confidence:.2f}")
+        confidence = "" if e.confidence is None else f"\t{e.confidence:.2f}"
+        print(f"{doc.text[e.start:e.end]}\t{e.label}\t{e.start}-{e.end}{confidence}")

@@ -31,6 +31,11 @@ def test_extract_writes_jsonl_and_reports_bad_files(tmp_path):
     assert "empty.txt: the file is empty" in result.stderr and "scan.txt: this looks like a binary file" in result.stderr
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 1 and any(label == "Medicine" for _, _, label in rows[0]["label"])
+    xlsx = tmp_path / "out.xlsx"
+    assert run("-m", "app", "extract", str(good), "-o", str(xlsx)).returncode == 0
+    from openpyxl import load_workbook
+    types = [row[2] for row in load_workbook(xlsx)["Entities"].iter_rows(min_row=2, values_only=True)]
+    assert "Medicine" in types
 
 
 def test_trainer_evaluate_prints_one_json_object(tmp_path):

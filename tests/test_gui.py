@@ -1,0 +1,134 @@
+"""The real main window, driven offscreen with pytest-qt."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QTextCursor
+
+from app.gui.main_window import MainWindow
+from app.paths import bundled_model
+from engine.storage import Repository
+
+NOTE = "রোগীর জ্বর ও মাথা ব্যথা। নাপা ৫০০ মিগ্রা দিনে ৩ বার খেতে বলা হয়েছে।"
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    repo = Repository(tmp_path / "meder.sqlite3")
+    w = MainWindow(repo, bundled_model())
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.tagger is not None, timeout=20000)
+    yield w
+    repo.close()
+
+
+def paste(qtbot, w, text=NOTE):
+    before = w.repo.counts()["documents"]
+    QGuiApplication.clipboard().setText(text)
+    qtbot.keyClick(w, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: w.repo.counts()["documents"] == before + 1, timeout=20000)
+
+
+def select(w, start, end):
+    cursor = w.view.textCursor()
+    cursor.setPosition(w.view.to_qt(start))
+    cursor.setPosition(w.view.to_qt(end), QTextCursor.MoveMode.KeepAnchor)
+    w.view.setTextCursor(cursor)
+
+
+def shown(w):
+    return [(w.entities.text[e.start:e.end], e.label) for e in w.entities.rows]
+
+
+def test_paste_highlights_entities(qtbot, window):
+    paste(qtbot, window)
+    labels = {label for _, label in shown(window)}
+    assert {"Symptom", "Medicine"} <= labels
+    assert len(window.view.extraSelections()) == len(window.entities.rows)
+    assert window.documents.rowCount() == 1 and "model" in window.model_label.text()
+
+
+def test_add_relabel_delete_undo_redo_with_keys(qtbot, window):
+    paste(qtbot, window, "রোগী খুব ক্লান্ত।")
+    for e in list(window.entities.rows):
+        window.repo.delete(e.id)
+    window._refresh_entities()
+    select(window, 5, 8)  # part of "খুব" snaps to the word
+    qtbot.keyClick(window, Qt.Key.Key_1)  # first type's hotkey
+    first_type = window.types[0]
+    assert shown(window) == [("খুব", first_type)]
+    window._on_entity_clicked(window.entities.rows[0].id)
+    window.view.setTextCursor(QTextCursor(window.view.document()))  # no selection: hotkey relabels
+    qtbot.keyClick(window, Qt.Key.Key_2)
+    assert shown(window) == [("খুব", window.types[1])]
+    qtbot.keyClick(window, Qt.Key.Key_Delete)
+    assert shown(window) == []
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert shown(window) == [("খুব", window.types[1])]
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert shown(window) == [("খুব", first_type)]
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert shown(window) == [("খুব", window.types[1])]
+
+
+def test_overlap_is_refused_with_a_message(qtbot, window):
+    paste(qtbot, window)
+    first = window.entities.rows[0]
+    select(window, first.start, first.end)
+    qtbot.keyClick(window, Qt.Key.Key_3)
+    assert "overlaps" in window.statusBar().currentMessage()
+
+
+def test_mark_reviewed_accepts_and_moves_on(qtbot, window):
+    paste(qtbot, window, "কাশি আছে")
+    paste(qtbot, window)
+    newest = window.current_id
+    qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.repo.document(newest).reviewed
+    assert {e.status for e in window.repo.entities(newest)} <= {"accepted"}
+    assert window.current_id != newest  # went to the next unreviewed document
+
+
+def test_import_every_format_and_report_bad_files(qtbot, window, tmp_path, monkeypatch):
+    (tmp_path / "a.txt").write_text(NOTE, encoding="utf-16")
+    (tmp_path / "b.csv").write_text(f"id,note\n1,{NOTE}\n2,জ্বর আছে\n", encoding="utf-8")
+    wb = Workbook()
+    wb.active.append(["note"])
+    wb.active.append(["মাথা ব্যথা"])
+    wb.save(tmp_path / "c.xlsx")
+    (tmp_path / "d.json").write_text(json.dumps([{"text": "নাপা খাই", "labels": ["B-Medicine", "O"]}],
+                                                ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "e.jsonl").write_text(json.dumps({"text": "জ্বর", "label": [[0, 4, "Symptom"]]}, ensure_ascii=False)
+                                      + "\n", encoding="utf-8")
+    (tmp_path / "f.conll").write_text("কাশি\tB-Symptom\n", encoding="utf-8")
+    (tmp_path / "g.jsonl").write_text("{broken\n", encoding="utf-8")
+    (tmp_path / "h.txt").write_bytes(b"")
+    files = sorted(tmp_path.glob("*.*"))
+    files = [f for f in files if f.suffix != ".sqlite3" and "meder" not in f.name]
+    from PySide6.QtWidgets import QMessageBox
+    warnings = []
+    # the warning dialog is modal; capture its text instead of blocking the test
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text: warnings.append(text)))
+    window.import_files(files, text_column="note")
+    qtbot.waitUntil(lambda: window.repo.counts()["documents"] == 7, timeout=30000)
+    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
+    assert "g.jsonl:1: this line is not JSON" in warnings[0] and "h.txt: the file is empty" in warnings[0]
+    human = [d for d in window.repo.documents() if d.title.startswith(("d.json", "e.jsonl", "f.conll"))]
+    assert {e.source for d in human for e in window.repo.entities(d.id)} == {"human"}
+
+
+def test_export_excel_reads_back(qtbot, window, tmp_path):
+    paste(qtbot, window, "=HYPERLINK(1) " + NOTE)
+    from engine.exporting import export
+    path = tmp_path / "out.xlsx"
+    assert export(window.repo, path) == 1
+    wb = load_workbook(path)
+    rows = list(wb["Entities"].iter_rows(values_only=True))
+    assert rows[0][:3] == ("document", "entity text", "type") and len(rows) == len(window.entities.rows) + 1
+    assert wb["Documents"]["G2"].value.startswith("=HYPERLINK(1)")
+    assert wb["Documents"]["G2"].data_type == "s"
