@@ -39,7 +39,7 @@ class Window:
 class SubwordTokenizer:
     """Turns words into model windows of at most ``max_length`` pieces."""
 
-    def __init__(self, tokenizer: Tokenizer, *, max_length: int = 256, overlap: int = 64) -> None:
+    def __init__(self, tokenizer: Tokenizer, *, max_length: int = 256, overlap: int = 32) -> None:
         if max_length < 8:
             raise ValueError(f"max_length must be at least 8, got {max_length}")
         self._tok = tokenizer

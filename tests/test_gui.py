@@ -7,7 +7,7 @@ import json
 import pytest
 from openpyxl import Workbook, load_workbook
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication, QTextCursor
+from PySide6.QtGui import QColor, QGuiApplication, QTextCursor
 
 from app.gui.main_window import MainWindow
 from app.paths import bundled_model
@@ -49,7 +49,10 @@ def test_paste_highlights_entities(qtbot, window):
     paste(qtbot, window)
     labels = {label for _, label in shown(window)}
     assert {"Symptom", "Medicine"} <= labels
-    assert len(window.view.extraSelections()) == len(window.entities.rows)
+    for e in window.entities.rows:  # every entity is painted in its type's colour
+        colour = window.view.format_at(e.start).background().color().name()
+        assert colour == QColor(window.view.colors[e.label]).lighter(108).name()
+    assert window.view.format_at(0).background().style() == Qt.BrushStyle.NoBrush
     assert window.documents.rowCount() == 1 and "model" in window.model_label.text()
 
 

@@ -60,9 +60,15 @@ class EntityTextView(QTextEdit):
         self._paint()
 
     def select_entity(self, entity_id: int | None) -> None:
+        previous = self.entity_by_id(self.selected_id)
         self.selected_id = entity_id
-        self._paint()
         entity = self.entity_by_id(entity_id)
+        for e in (previous, entity):  # repaint just the two spans that changed
+            if e is not None:
+                cursor = QTextCursor(self.document())
+                cursor.setPosition(self.to_qt(e.start))
+                cursor.setPosition(self.to_qt(e.end), QTextCursor.MoveMode.KeepAnchor)
+                cursor.setCharFormat(self._format(e))
         if entity is not None:
             cursor = self.textCursor()
             cursor.setPosition(self.to_qt(entity.start))
@@ -85,28 +91,43 @@ class EntityTextView(QTextEdit):
         return self.from_qt(cursor.selectionStart()), self.from_qt(cursor.selectionEnd())
 
     def _paint(self) -> None:
-        selections = []
+        """Write highlights into the document's own character formats.
+
+        Unlike ``ExtraSelection``s, which Qt re-walks on every paint, formats
+        are laid out once, so scrolling stays smooth with hundreds of entities.
+        """
+        document = self.document()
+        document.setUndoRedoEnabled(False)
+        cursor = QTextCursor(document)
+        cursor.beginEditBlock()
+        cursor.select(QTextCursor.SelectionType.Document)
+        cursor.setCharFormat(QTextCharFormat())
         for e in self._entities:
-            fmt = QTextCharFormat()
-            color = QColor(color_for(e.label, self.colors))
-            if e.status == "suggested":
-                color = color.lighter(108)
-            fmt.setBackground(color)
-            if e.confidence is not None and e.confidence < LOW_CONFIDENCE and e.status == "suggested":
-                fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DashUnderline)
-                fmt.setUnderlineColor(QColor("#b00020"))
-            if e.id == self.selected_id:
-                fmt.setFontWeight(700)
-                fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SingleUnderline)
-                fmt.setUnderlineColor(QColor("#000000"))
-            cursor = QTextCursor(self.document())
             cursor.setPosition(self.to_qt(e.start))
             cursor.setPosition(self.to_qt(e.end), QTextCursor.MoveMode.KeepAnchor)
-            sel = QTextEdit.ExtraSelection()
-            sel.cursor = cursor
-            sel.format = fmt
-            selections.append(sel)
-        self.setExtraSelections(selections)
+            cursor.setCharFormat(self._format(e))
+        cursor.endEditBlock()
+
+    def _format(self, e: StoredEntity) -> QTextCharFormat:
+        fmt = QTextCharFormat()
+        color = QColor(color_for(e.label, self.colors))
+        if e.status == "suggested":
+            color = color.lighter(108)
+        fmt.setBackground(color)
+        if e.confidence is not None and e.confidence < LOW_CONFIDENCE and e.status == "suggested":
+            fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DashUnderline)
+            fmt.setUnderlineColor(QColor("#b00020"))
+        if e.id == self.selected_id:
+            fmt.setFontWeight(700)
+            fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SingleUnderline)
+            fmt.setUnderlineColor(QColor("#000000"))
+        return fmt
+
+    def format_at(self, index: int) -> QTextCharFormat:
+        """The character format the document shows at code point ``index``."""
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(self.to_qt(index) + 1)
+        return cursor.charFormat()
 
     # -- events -----------------------------------------------------------
     def mouseReleaseEvent(self, event) -> None:

@@ -1,0 +1,105 @@
+"""Benchmark of the desktop app's speed targets (prints figures; not a test).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/bench_app.py
+
+1. start-up: window shown, and model loaded in the background;
+2. paste -> highlights for a 1,000-word note;
+3. scrolling and repainting with 500 highlighted entities;
+4. importing 1,000 short notes from a CSV (read, tag, store): notes per second.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+NOTE = ("রোগীর বয়স ৪৫ বছর। গত তিন দিন ধরে জ্বর, মাথা ব্যথা ও শুকনো কাশি। ডায়াবেটিস আছে। "
+        "নাপা ৫০০ মিগ্রা দিনে ৩ বার এবং অ্যাজিথ্রোমাইসিন ৫০০ মিগ্রা দিনে ১ বার ৫ দিন। "
+        "রক্ত পরীক্ষা ও বুকের এক্স-রে করতে হবে। প্রয়োজনে মেডিসিন বিশেষজ্ঞ দেখান। ")
+
+
+def wait_until(app, condition) -> None:
+    """Process events until ``condition()``; sleeps between rounds (a hot processEvents loop
+    trips a reference-count bug of PySide6 on Python 3.11)."""
+    while not condition():
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def main() -> None:
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.application import register_fonts
+    from app.gui.main_window import MainWindow
+    from app.paths import bundled_model
+    from engine.importing import import_files
+    from engine.storage import Repository
+
+    tmp = Path(tempfile.mkdtemp())
+    started = time.perf_counter()
+    app = QApplication(sys.argv[:1])
+    register_fonts()
+    repo = Repository(tmp / "bench.sqlite3")
+    window = MainWindow(repo, bundled_model())
+    window.show()
+    app.processEvents()
+    shown = time.perf_counter() - started
+    wait_until(app, lambda: window.tagger is not None)
+    loaded = time.perf_counter() - started
+    print(f"start-up: window shown after {shown * 1000:.0f} ms, model ready after {loaded * 1000:.0f} ms")
+
+    words = NOTE.split()
+    note = " ".join((words * (1000 // len(words) + 1))[:1000])
+    times = []
+    for _ in range(5):
+        QGuiApplication.clipboard().setText(note)
+        before = repo.counts()["documents"]
+        t = time.perf_counter()
+        window.new_from_clipboard()
+        wait_until(app, lambda: repo.counts()["documents"] > before and window.entities.rows)
+        window.view.viewport().repaint()
+        times.append(time.perf_counter() - t)
+    print(f"paste -> highlights, 1,000 words ({len(window.entities.rows)} entities): "
+          f"median {statistics.median(times) * 1000:.0f} ms over {len(times)} pastes")
+
+    big = " ".join([NOTE] * 45)
+    QGuiApplication.clipboard().setText(big)
+    before = repo.counts()["documents"]
+    window.new_from_clipboard()
+    wait_until(app, lambda: repo.counts()["documents"] > before)
+    n = len(window.entities.rows)
+    bar = window.view.verticalScrollBar()
+    frames = []
+    for value in range(bar.minimum(), bar.maximum() + 1, max(1, bar.maximum() // 100)):
+        t = time.perf_counter()
+        bar.setValue(value)
+        window.view.viewport().repaint()
+        frames.append(time.perf_counter() - t)
+    print(f"scrolling with {n} highlighted entities: median frame {statistics.median(frames) * 1000:.1f} ms, "
+          f"worst {max(frames) * 1000:.1f} ms over {len(frames)} frames")
+
+    csv = tmp / "notes.csv"
+    sentences = [s.strip() for s in NOTE.split("।") if s.strip()]
+    rows = [f'{i},"{sentences[i % len(sentences)]} । রোগী নম্বর {i}"' for i in range(1000)]
+    csv.write_text("id,note\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    t = time.perf_counter()
+    batch = import_files([csv], window.tagger, text_column="note")
+    repo.add_documents([(d.title, d.text, d.source, d.entities) for d in batch.documents], origin="model",
+                       model_version=batch.model_version)
+    elapsed = time.perf_counter() - t
+    print(f"import 1,000 short notes (read + tag + store): {elapsed:.1f} s = {1000 / elapsed:.0f} notes/s "
+          f"on {os.cpu_count()} cores")
+    repo.close()
+    QCoreApplication.quit()
+
+
+if __name__ == "__main__":
+    main()
