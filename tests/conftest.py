@@ -38,3 +38,40 @@ def tiny_encoder(vocab_size: int) -> dict:
     return {"vocab_size": vocab_size, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
             "intermediate_size": 64, "max_position_embeddings": 128, "type_vocab_size": 2,
             "layer_norm_eps": 1e-12, "hidden_act": "gelu", "pad_token_id": 1}
+
+
+TRAIN_DOCS_TEXT = [
+    ("নাপা খেলে মাথা ব্যথা কমে", [(0, 4, "Medicine"), (10, 20, "Symptom")]),
+    ("জ্বর হলে নাপা খান", [(0, 4, "Symptom"), (9, 13, "Medicine")]),
+    ("ডায়াবেটিস আছে", [(0, 10, "Health Condition")]),
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory, tokenizer_file) -> Path:
+    """A model_assets/-like folder (teacher/ + student-int8/) of tiny trained models."""
+    import torch
+
+    from engine.model_config import ModelConfig
+    from engine.spans import Document, Entity
+    from engine.tokenizer import SubwordTokenizer
+    from trainer.data import make_examples
+    from trainer.export import write_onnx_folder
+    from trainer.fit import Recipe, fit
+    from trainer.model import TokenTagger, save_model, student_from_teacher
+
+    torch.manual_seed(0)
+    docs = [Document(t, [Entity(*e) for e in ents]) for t, ents in TRAIN_DOCS_TEXT] * 8
+    tok = SubwordTokenizer.from_file(tokenizer_file, max_length=32)
+    config = ModelConfig(kind="teacher", tags=TAGS, encoder=tiny_encoder(tok.vocab_size), max_length=32,
+                         version="tiny-1")
+    model = TokenTagger(config.encoder, len(TAGS))
+    model, _ = fit(model, make_examples(docs, tok, TAGS), Recipe(epochs=40, batch_size=8, lr_encoder=3e-3,
+                                                                 lr_head=1e-2, warmup=0.05), pad_id=tok.pad_id)
+    root = tmp_path_factory.mktemp("bundle")
+    save_model(model, config, tokenizer_file, root / "teacher")
+    student = student_from_teacher(model, [0, 1])
+    scfg = ModelConfig(kind="student-int8", tags=TAGS, encoder=dict(config.encoder), max_length=32,
+                       teacher_layers=[0, 1], version="tiny-1")
+    write_onnx_folder(student, scfg, tokenizer_file, root / "student-int8")
+    return root

@@ -29,6 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--threads", type=int, default=1)
     m.add_argument("--runs", type=int, default=50)
     m.add_argument("--json", action="store_true")
+    r = sub.add_parser("retrain", help="new model version from the app's reviewed documents")
+    r.add_argument("--db", required=True, type=Path, help="the app's meder.sqlite3")
+    r.add_argument("--out", required=True, type=Path, help="the models folder of the user data folder")
+    r.add_argument("--bundled", type=Path, default=None, help="the install's model_assets/ (default: this checkout's)")
+    r.add_argument("--preset", choices=("quick", "full"), default="quick")
+    r.add_argument("--base-data", type=Path, help="folder of HealthNER files to mix in (optional)")
+    r.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -45,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({k: report[k] for k in ("split", "vocab", "build_seconds", "macro_f1_kept")}, indent=1))
             print(json.dumps({k: {x: v[x] for x in ("strict_micro_f1", "strict_macro_f1")}
                               for k, v in report["metrics"].items()}, indent=1))
+        elif args.command == "retrain":
+            return _retrain(args)
         elif args.command == "evaluate":
             from trainer.evaluate import evaluate_files
 
@@ -57,6 +66,35 @@ def main(argv: list[str] | None = None) -> int:
     except (MederError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _retrain(args) -> int:
+    import signal
+    import threading
+
+    from trainer.retrain import retrain
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # the app's Cancel: stop cleanly, clean up
+    bundled = args.bundled or Path(__file__).resolve().parent.parent / "model_assets"
+
+    def progress(event: dict) -> None:
+        if args.json_progress:
+            print(json.dumps(event, ensure_ascii=False), flush=True)
+        elif event.get("stage") != "done":
+            print(" ".join(f"{k}={v}" for k, v in event.items()), file=sys.stderr, flush=True)
+
+    from engine.errors import OperationCancelled
+
+    try:
+        report = retrain(args.db, args.out, bundled, preset=args.preset, base_data=args.base_data,
+                         progress=progress, cancelled=stop.is_set)
+    except OperationCancelled:
+        print("cancelled; nothing was changed", file=sys.stderr)
+        return 3
+    if not args.json_progress:
+        print(json.dumps(report, indent=1, ensure_ascii=False))
     return 0
 
 

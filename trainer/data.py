@@ -68,14 +68,16 @@ class Example:
     tag_ids: list[int] | None
 
 
-def make_examples(docs: list[Document], tokenizer: SubwordTokenizer, tags: list[str] | None) -> list[Example]:
+def make_examples(docs: list[Document], tokenizer: SubwordTokenizer, tags: list[str] | None,
+                  *, labeled: bool = True) -> list[Example]:
+    """Windows of every document; gold tag ids unless ``labeled`` is False (distillation-only text)."""
     index = {t: i for i, t in enumerate(tags)} if tags else None
     examples = []
     for doc in docs:
         words = doc.tokens()
         if not words:
             continue
-        gold = [index[t] for t in entities_to_tags(words, doc.entities)] if index else None
+        gold = [index[t] for t in entities_to_tags(words, doc.entities)] if index and labeled else None
         for w in tokenizer.windows([x.text for x in words]):
             examples.append(Example(w.input_ids, w.word_positions, gold[w.first:w.last] if gold else None))
     return examples

@@ -57,6 +57,7 @@ def collate(examples: list[Example], pad_id: int, device: torch.device, soft: li
     pos = torch.zeros((n, words), dtype=torch.long)
     wmask = torch.zeros((n, words), dtype=torch.bool)
     tags = torch.zeros((n, words), dtype=torch.long)
+    labeled = torch.tensor([e.tag_ids is not None for e in examples])
     target = None
     if soft is not None:
         target = torch.zeros((n, words, soft[0].size(-1)))
@@ -71,7 +72,7 @@ def collate(examples: list[Example], pad_id: int, device: torch.device, soft: li
         if soft is not None:
             target[r, :k] = soft[r]
     out = [t.to(device) for t in (ids, mask, pos, wmask, tags)]
-    return (*out, target.to(device) if target is not None else None)
+    return (*out, target.to(device) if target is not None else None, labeled.to(device))
 
 
 @torch.no_grad()
@@ -81,7 +82,7 @@ def teacher_scores(teacher: TokenTagger, examples: list[Example], pad_id: int, d
     teacher.eval()
     out: list[torch.Tensor | None] = [None] * len(examples)
     for chunk in batches(examples, batch_size, shuffle=False):
-        ids, mask, pos, wmask, _, _ = collate([examples[i] for i in chunk], pad_id, device)
+        ids, mask, pos, wmask, _, _, _ = collate([examples[i] for i in chunk], pad_id, device)
         scores = teacher.word_emissions(ids, mask, pos).float().cpu()
         for r, i in enumerate(chunk):
             out[i] = scores[r, :len(examples[i].word_positions)].clone()
@@ -134,12 +135,17 @@ def fit(model: TokenTagger, examples: list[Example], recipe: Recipe, *, pad_id: 
             if cancelled is not None and cancelled():
                 raise OperationCancelled()
             soft = [soft_targets[i] for i in chunk] if soft_targets is not None else None
-            ids, mask, pos, wmask, tags, target = collate([examples[i] for i in chunk], pad_id, device, soft)
+            ids, mask, pos, wmask, tags, target, labeled = collate(
+                [examples[i] for i in chunk], pad_id, device, soft)
             emissions = model.word_emissions(ids, mask, pos)
-            loss = model.crf_loss(emissions, tags, wmask)
+            # unlabeled windows (distillation-only text) contribute to the KD term alone
+            loss = (model.crf_loss(emissions[labeled], tags[labeled], wmask[labeled]) if labeled.any()
+                    else emissions.sum() * 0.0)
             if recipe.kd_alpha > 0:
                 kd = kd_loss(emissions, target, wmask.float(), recipe.temperature)
                 loss = recipe.kd_alpha * kd + (1 - recipe.kd_alpha) * loss
+            elif not labeled.any():
+                continue
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -18,14 +18,14 @@ def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
     strict = {"mode": "strict", "scheme": IOB2}
     report = classification_report(gold, predicted, output_dict=True, zero_division=0, **strict)
     per_class = {
-        k: {"precision": round(v["precision"], 4), "recall": round(v["recall"], 4),
-            "f1": round(v["f1-score"], 4), "support": int(v["support"])}
+        k: {"precision": round(float(v["precision"]), 4), "recall": round(float(v["recall"]), 4),
+            "f1": round(float(v["f1-score"]), 4), "support": int(v["support"])}
         for k, v in report.items() if not k.endswith(" avg")
     }
     return {
-        "strict_micro_f1": round(f1_score(gold, predicted, average="micro", zero_division=0, **strict), 4),
-        "strict_macro_f1": round(f1_score(gold, predicted, average="macro", zero_division=0, **strict), 4),
-        "lenient_micro_f1": round(f1_score(gold, predicted, average="micro", zero_division=0), 4),
+        "strict_micro_f1": round(float(f1_score(gold, predicted, average="micro", zero_division=0, **strict)), 4),
+        "strict_macro_f1": round(float(f1_score(gold, predicted, average="macro", zero_division=0, **strict)), 4),
+        "lenient_micro_f1": round(float(f1_score(gold, predicted, average="micro", zero_division=0)), 4),
         "per_class": per_class,
         "n_samples": len(gold),
     }
