@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from app import __version__
-from app.paths import bundled_model
+from app.paths import active_model
 from engine.errors import MederError
 from engine.samples import SELFTEST_SENTENCE
 from engine.spans import Document
@@ -33,11 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.selftest and args.command is None:
         from app.gui.application import run_gui
 
-        return run_gui(data_dir=args.data_dir, model_dir=args.model or bundled_model())
+        return run_gui(data_dir=args.data_dir, model_dir=args.model)
     try:
         from engine.runtime import load_tagger
 
-        tagger = load_tagger(args.model or bundled_model())
+        tagger = load_tagger(args.model or active_model(args.data_dir))
         if args.command == "extract":
             from app.extract import extract
 

@@ -13,3 +13,11 @@ def install_root() -> Path:
 
 def bundled_model() -> Path:
     return install_root() / "model_assets" / "student-int8"
+
+
+def active_model(data_dir: str | None = None) -> Path:
+    """The student folder of the active model version (the bundled one unless a retrained one was promoted)."""
+    from app.data_dir import data_dir as user_data_dir
+    from engine.model_registry import ModelRegistry
+
+    return ModelRegistry(user_data_dir(data_dir) / "models", install_root() / "model_assets").active().student

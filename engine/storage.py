@@ -353,9 +353,33 @@ class Repository:
             db.execute("UPDATE edits SET undone = ? WHERE id = ?", (int(undo), edit["id"]))
         return Change(edit["document_id"], ("undo " if undo else "redo ") + edit["description"])
 
+    def retag(self, document_id: int, entities: list[Entity], model_version: str) -> Change:
+        """Replace an unreviewed document's model suggestions by a new model's.
+
+        Human and accepted entities stay; new suggestions overlapping them are dropped.
+        """
+        doc = self.document(document_id)
+        if doc.reviewed:
+            raise EditRefused("reviewed documents are never re-tagged")
+        current = self.entities(document_id)
+        old = [e for e in current if e.status == "suggested"]
+        kept = [e for e in current if e.status != "suggested"]
+        rows = [{"document_id": document_id, "start": e.start, "end": e.end, "label": e.label, "source": "model",
+                 "status": "suggested", "confidence": e.confidence, "model_version": model_version}
+                for e in entities if not any(k.start < e.end and e.start < k.end for k in kept)]
+        change = self._apply(document_id, f"re-tag with model {model_version}", old, rows)
+        with self._transaction() as db:
+            db.execute("UPDATE documents SET model_version = ? WHERE id = ?", (model_version, document_id))
+        return change
+
     # -- training data ------------------------------------------------------
     def reviewed_documents(self) -> list[tuple[StoredDocument, list[StoredEntity]]]:
         return [(d, self.entities(d.id)) for d in self.documents() if d.reviewed]
+
+    def reviewed_since(self, timestamp: str) -> int:
+        """How many documents were marked reviewed after ``timestamp`` (ISO 8601, UTC)."""
+        return self._db.execute("SELECT COUNT(*) FROM documents WHERE reviewed = 1 AND reviewed_at > ?",
+                                (timestamp,)).fetchone()[0]
 
 
 def _document(row: sqlite3.Row) -> StoredDocument:

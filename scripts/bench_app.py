@@ -39,8 +39,9 @@ def main() -> None:
 
     from app.gui.application import register_fonts
     from app.gui.main_window import MainWindow
-    from app.paths import bundled_model
+    from app.paths import install_root
     from engine.importing import import_files
+    from engine.model_registry import ModelRegistry
     from engine.storage import Repository
 
     tmp = Path(tempfile.mkdtemp())
@@ -48,7 +49,7 @@ def main() -> None:
     app = QApplication(sys.argv[:1])
     register_fonts()
     repo = Repository(tmp / "bench.sqlite3")
-    window = MainWindow(repo, bundled_model())
+    window = MainWindow(repo, ModelRegistry(tmp / "models", install_root() / "model_assets"))
     window.show()
     app.processEvents()
     shown = time.perf_counter() - started
@@ -64,7 +65,7 @@ def main() -> None:
         before = repo.counts()["documents"]
         t = time.perf_counter()
         window.new_from_clipboard()
-        wait_until(app, lambda: repo.counts()["documents"] > before and window.entities.rows)
+        wait_until(app, lambda before=before: repo.counts()["documents"] > before and window.entities.rows)
         window.view.viewport().repaint()
         times.append(time.perf_counter() - t)
     print(f"paste -> highlights, 1,000 words ({len(window.entities.rows)} entities): "

@@ -27,6 +27,12 @@ def tiny_tokenizer_json() -> dict:
     return json.loads(tok.to_str())
 
 
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path, monkeypatch):
+    """Never touch the real user data folder, also in subprocesses."""
+    monkeypatch.setenv("BANGLA_MEDER_DATA", str(tmp_path / "user-data"))
+
+
 @pytest.fixture(scope="session")
 def tokenizer_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tok") / "tokenizer.json"

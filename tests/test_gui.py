@@ -10,7 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QTextCursor
 
 from app.gui.main_window import MainWindow
-from app.paths import bundled_model
+from app.paths import install_root
+from engine.model_registry import ModelRegistry
 from engine.storage import Repository
 
 NOTE = "রোগীর জ্বর ও মাথা ব্যথা। নাপা ৫০০ মিগ্রা দিনে ৩ বার খেতে বলা হয়েছে।"
@@ -19,7 +20,7 @@ NOTE = "রোগীর জ্বর ও মাথা ব্যথা। না�
 @pytest.fixture
 def window(qtbot, tmp_path):
     repo = Repository(tmp_path / "meder.sqlite3")
-    w = MainWindow(repo, bundled_model())
+    w = MainWindow(repo, ModelRegistry(tmp_path / "models", install_root() / "model_assets"))
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: w.tagger is not None, timeout=20000)
@@ -135,3 +136,46 @@ def test_export_excel_reads_back(qtbot, window, tmp_path):
     assert rows[0][:3] == ("document", "entity text", "type") and len(rows) == len(window.entities.rows) + 1
     assert wb["Documents"]["G2"].value.startswith("=HYPERLINK(1)")
     assert wb["Documents"]["G2"].data_type == "s"
+
+
+def test_retrain_dialog_runs_the_trainer_and_lists_the_version(qtbot, tmp_path, tiny_bundle):
+    from test_retrain import make_db
+
+    from app.gui.retrain_dialog import RetrainDialog
+    from app.gui.versions_dialog import VersionsDialog
+
+    repo = Repository(make_db(tmp_path / "clinic.sqlite3"))
+    registry = ModelRegistry(tmp_path / "models", tiny_bundle)
+    dialog = RetrainDialog(None, repo, registry, tiny_bundle)
+    qtbot.addWidget(dialog)
+    assert "30 reviewed documents" in dialog.summary.text()
+    with qtbot.waitSignal(dialog.finished_report, timeout=180000) as finished:
+        dialog.start()
+    report = finished.args[0]
+    assert dialog.stage.text() == report["decision"]
+    versions = VersionsDialog(None, registry, lambda: None)
+    qtbot.addWidget(versions)
+    assert versions.table.rowCount() == 2 and versions.table.item(1, 0).text() == report["version"]
+    versions.table.selectRow(0)
+    versions._on_activate()  # roll back to the bundled model
+    assert registry.active().version == "bundled"
+    repo.close()
+
+
+def test_retrain_dialog_cancel_changes_nothing(qtbot, tmp_path, tiny_bundle):
+    from test_retrain import make_db
+
+    from app.gui.retrain_dialog import RetrainDialog
+
+    repo = Repository(make_db(tmp_path / "clinic.sqlite3"))
+    registry = ModelRegistry(tmp_path / "models", tiny_bundle)
+    dialog = RetrainDialog(None, repo, registry, tiny_bundle)
+    qtbot.addWidget(dialog)
+    dialog.start()
+    qtbot.waitUntil(lambda: "Fine-tuning" in dialog.stage.text() or "teacher" in dialog.stage.text(), timeout=60000)
+    dialog._on_cancel()
+    qtbot.waitUntil(lambda: dialog.process is None, timeout=30000)
+    assert "Cancelled" in dialog.stage.text()
+    assert [v.version for v in registry.versions()] == ["bundled"]
+    assert not list((tmp_path / "models").glob(".tmp-*"))
+    repo.close()

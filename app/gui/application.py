@@ -20,13 +20,15 @@ def register_fonts() -> str | None:
     return family
 
 
-def run_gui(*, data_dir: str | None, model_dir: Path) -> int:
+def run_gui(*, data_dir: str | None, model_dir: Path | None) -> int:
     from PySide6.QtGui import QFont
     from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from app.data_dir import data_dir as user_data_dir
     from app.data_dir import database_path
     from app.gui.main_window import MainWindow
     from engine.errors import MederError
+    from engine.model_registry import ModelRegistry
     from engine.storage import Repository
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -42,7 +44,9 @@ def run_gui(*, data_dir: str | None, model_dir: Path) -> int:
     except MederError as exc:
         QMessageBox.critical(None, "Bangla MedER", str(exc))
         return 2
-    window = MainWindow(repo, model_dir)
+    registry = ModelRegistry(user_data_dir(data_dir) / "models", install_root() / "model_assets")
+    registry.cleanup_leftovers()  # a retraining killed mid-way leaves a temporary folder
+    window = MainWindow(repo, registry, model_dir=model_dir)
     window.show()
     code = app.exec()
     repo.close()

@@ -34,15 +34,18 @@ from app.gui.text_view import EntityTextView
 from engine.errors import MederError
 from engine.exporting import export
 from engine.importing import ALL_SUFFIXES, PendingDocument, import_files
+from engine.model_registry import ModelRegistry
 from engine.storage import Change, Repository
 from engine.tagger import Tagger
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, repo: Repository, model_dir: Path) -> None:
+    def __init__(self, repo: Repository, registry: ModelRegistry, *, model_dir: Path | None = None) -> None:
         super().__init__()
         self.repo = repo
-        self.model_dir = model_dir
+        self.registry = registry
+        self.fixed_model = model_dir  # --model: use this folder, ignore the active version
+        self.model_dir = model_dir or registry.active().student
         self.tagger: Tagger | None = None
         self.types: list[str] = []
         self.current_id: int | None = None
@@ -146,11 +149,16 @@ class MainWindow(QMainWindow):
         self._action(review, "Previous unreviewed", partial(self.goto_unreviewed, True), "Ctrl+Up")
         self.least_confident = self._action(review, "Least confident first", self.refresh_documents)
         self.least_confident.setCheckable(True)
+        model = bar.addMenu("&Model")
+        self._action(model, "Retrain…", self.retrain_dialog)
+        self._action(model, "Versions…", self.versions_dialog)
+        self._action(model, "Re-tag unreviewed documents", self.retag_unreviewed)
 
     # -- model ------------------------------------------------------------
     def _load_model(self) -> None:
         from engine.runtime import load_tagger
 
+        self.model_dir = self.fixed_model or self.registry.active().student
         run_in_background(self, lambda progress, cancelled: load_tagger(self.model_dir), title=None,
                           on_success=self._on_model_loaded, on_failure=self._on_model_failed)
 
@@ -346,6 +354,43 @@ class MainWindow(QMainWindow):
 
     def redo(self) -> None:
         self._edit(self.repo.redo)
+
+    # -- models -------------------------------------------------------------
+    def retrain_dialog(self) -> None:
+        from app.gui.retrain_dialog import RetrainDialog
+
+        dialog = RetrainDialog(self, self.repo, self.registry, self.registry.bundled_dir)
+        dialog.finished_report.connect(lambda report: self._load_model() if report.get("promoted") else None)
+        dialog.show()
+        self._retrain = dialog
+
+    def versions_dialog(self) -> None:
+        from app.gui.versions_dialog import VersionsDialog
+
+        VersionsDialog(self, self.registry, self._load_model).exec()
+
+    def retag_unreviewed(self) -> None:
+        """Explicit action: new suggestions for unreviewed documents only; reviewed ones are never touched."""
+        tagger = self.tagger
+        if tagger is None:
+            return
+        docs = [d for d in self.repo.documents() if not d.reviewed]
+        run_in_background(
+            self, lambda progress, cancelled: tagger.tag_many([d.text for d in docs], progress=lambda a, b: progress(
+                a, b, f"re-tagging {len(docs)} documents"), cancelled=cancelled),
+            title="Re-tagging unreviewed documents",
+            on_success=lambda results: self._on_retagged(docs, results, tagger.version),
+            on_failure=lambda m: QMessageBox.warning(self, "Re-tagging failed", m))
+
+    def _on_retagged(self, docs, results, version: str) -> None:
+        for doc, entities in zip(docs, results):
+            try:
+                self.repo.retag(doc.id, entities, version)
+            except MederError as exc:  # e.g. reviewed meanwhile
+                self.statusBar().showMessage(str(exc), 4000)
+        self.refresh_documents()
+        self.show_document(self.current_id)
+        self.statusBar().showMessage(f"Re-tagged {len(docs)} unreviewed documents with model {version}", 6000)
 
     # -- input and output ---------------------------------------------------
     def new_from_clipboard(self) -> None:

@@ -1,0 +1,161 @@
+"""Model › Retrain…: runs ``python -m trainer retrain`` out of process and streams its progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QProcess, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from engine.model_registry import ModelRegistry
+from engine.storage import Repository
+
+
+def trainer_command() -> list[str]:
+    """How to start the trainer: the frozen app runs itself with --trainer, else ``python -m trainer``."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "--trainer"]
+    return [sys.executable, "-m", "trainer"]
+
+
+class RetrainDialog(QDialog):
+    finished_report = Signal(dict)
+
+    def __init__(self, parent, repo: Repository, registry: ModelRegistry, bundled: Path) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Retrain the model")
+        self.repo, self.registry, self.bundled = repo, registry, bundled
+        self.process: QProcess | None = None
+        self.report: dict | None = None
+        active = registry.active()
+        reviewed = repo.reviewed_documents()
+        entities = sum(len(ents) for _, ents in reviewed)
+        new = repo.reviewed_since(active.created) if active.created else len(reviewed)
+        self.summary = QLabel(f"{len(reviewed)} reviewed documents with {entities} entities; {new} reviewed since "
+                              f"the active model ({active.version}) was made.")
+        self.summary.setWordWrap(True)
+        self.preset = QComboBox()
+        self.preset.addItem("Quick (about 10–20 minutes)", "quick")
+        self.preset.addItem("Full (up to 90 minutes; use with base data)", "full")
+        self.base = QLineEdit(placeholderText="optional: folder with Bangla-HealthNER .json files")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._on_browse)
+        base_row = QHBoxLayout()
+        base_row.addWidget(self.base)
+        base_row.addWidget(browse)
+        self.stage = QLabel("Not started")
+        self.bar = QProgressBar()
+        self.start_button = QPushButton("Start")
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Close")
+        self.cancel_button.clicked.connect(self._on_cancel)
+        form = QFormLayout()
+        form.addRow("Preset", self.preset)
+        form.addRow("Base data", base_row)
+        buttons = QHBoxLayout()
+        buttons.addStretch()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(form)
+        layout.addWidget(self.stage)
+        layout.addWidget(self.bar)
+        layout.addLayout(buttons)
+        self.start_button.setEnabled(len(reviewed) >= 10)
+        if len(reviewed) < 10:
+            self.stage.setText("Review at least 10 documents before retraining.")
+
+    def _on_browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Base data folder")
+        if folder:
+            self.base.setText(folder)
+
+    def arguments(self) -> list[str]:
+        args = ["retrain", "--db", str(self.repo.path), "--out", str(self.registry.dir), "--bundled",
+                str(self.bundled), "--preset", self.preset.currentData(), "--json-progress"]
+        if self.base.text().strip():
+            args += ["--base-data", self.base.text().strip()]
+        return args
+
+    def start(self) -> None:
+        command = trainer_command()
+        self.process = QProcess(self)
+        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
+        self.process.readyReadStandardOutput.connect(self._on_output)
+        self.process.finished.connect(self._on_finished)
+        self.started = time.monotonic()
+        self.errors = b""
+        self.process.readyReadStandardError.connect(self._on_stderr)
+        self.process.start(command[0], command[1:] + self.arguments())
+        self.start_button.setEnabled(False)
+        self.cancel_button.setText("Cancel")
+        self.stage.setText("Starting the trainer…")
+        self.bar.setRange(0, 0)
+
+    def _on_stderr(self) -> None:
+        self.errors = (self.errors + bytes(self.process.readAllStandardError()))[-4000:]
+
+    def _on_output(self) -> None:
+        while self.process is not None and self.process.canReadLine():
+            line = bytes(self.process.readLine()).decode("utf-8", "replace").strip()
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            self.show_event(event)
+
+    def show_event(self, event: dict) -> None:
+        stage = event.get("stage", "")
+        if stage == "done":
+            self.report = event["report"]
+            return
+        if "steps" in event:
+            self.bar.setRange(0, event["steps"])
+            self.bar.setValue(event["step"])
+            eta = event.get("eta_s", 0)
+            self.stage.setText(f"{stage}: epoch {event.get('epoch')}, step {event['step']}/{event['steps']}, "
+                               f"loss {event.get('loss')}, about {eta // 60} min {eta % 60} s left")
+        else:
+            self.bar.setRange(0, 0)
+            self.stage.setText({"data": "Preparing the data…", "teacher": "Fine-tuning the teacher…",
+                                "distill": "Distilling the student…", "quantize": "Quantizing to INT8…",
+                                "evaluate": "Comparing with the active model…"}.get(stage, stage))
+
+    def _on_cancel(self) -> None:
+        if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
+            self.stage.setText("Cancelling…")
+            self.process.terminate()  # the trainer stops at the next step and removes its files
+            if not self.process.waitForFinished(15000):
+                self.process.kill()  # leftovers are removed at the next start
+            return
+        self.reject()
+
+    def _on_finished(self, code: int, _status) -> None:
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1)
+        self.cancel_button.setText("Close")
+        self.process = None
+        if self.report is not None:
+            self.stage.setText(self.report["decision"])
+            self.finished_report.emit(self.report)
+        elif code == 3:
+            self.stage.setText("Cancelled. The active model and your corrections are unchanged.")
+        else:
+            message = self.errors.decode("utf-8", "replace").strip().splitlines()
+            self.stage.setText("Retraining failed: " + (message[-1] if message else f"exit code {code}"))
+        self.start_button.setEnabled(True)
