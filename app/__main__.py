@@ -19,6 +19,11 @@ from engine.spans import Document
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--trainer"]:  # the frozen app runs its trainer as a child process of itself
+        from trainer.__main__ import main as trainer_main
+
+        return trainer_main(argv[1:])
     parser = argparse.ArgumentParser(prog="bangla-meder", description="Medical entities in Bangla clinical text.")
     parser.add_argument("--version", action="version", version=f"Bangla MedER {__version__}")
     parser.add_argument("--selftest", action="store_true", help="tag a built-in sentence and exit")

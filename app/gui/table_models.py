@@ -9,17 +9,14 @@ from engine.storage import StoredDocument, StoredEntity
 ROOT = QModelIndex()
 
 
-class DocumentTableModel(QAbstractTableModel):
-    COLUMNS = ("Title", "Date", "Status", "Entities")
+class _RecordTableModel(QAbstractTableModel):
+    """Rows are storage records (each with an ``id``); subclasses name columns and cells."""
+
+    COLUMNS: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[StoredDocument] = []
-
-    def set_rows(self, rows: list[StoredDocument]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
+        self.rows: list = []
 
     def rowCount(self, parent=ROOT) -> int:
         return 0 if parent.isValid() else len(self.rows)
@@ -31,6 +28,18 @@ class DocumentTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return self.COLUMNS[section]
         return None
+
+    def row_of(self, record_id: int | None) -> int | None:
+        return next((i for i, r in enumerate(self.rows) if r.id == record_id), None)
+
+
+class DocumentTableModel(_RecordTableModel):
+    COLUMNS = ("Title", "Date", "Status", "Entities")
+
+    def set_rows(self, rows: list[StoredDocument]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
@@ -41,33 +50,18 @@ class DocumentTableModel(QAbstractTableModel):
         return (d.title, d.created[:16].replace("T", " "), "reviewed" if d.reviewed else "unreviewed",
                 d.entity_count)[index.column()]
 
-    def row_of(self, document_id: int) -> int | None:
-        return next((i for i, d in enumerate(self.rows) if d.id == document_id), None)
 
-
-class EntityTableModel(QAbstractTableModel):
+class EntityTableModel(_RecordTableModel):
     COLUMNS = ("Text", "Type", "Confidence", "Source", "Start–End")
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[StoredEntity] = []
         self.text = ""
 
     def set_rows(self, text: str, rows: list[StoredEntity]) -> None:
         self.beginResetModel()
         self.text, self.rows = text, rows
         self.endResetModel()
-
-    def rowCount(self, parent=ROOT) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=ROOT) -> int:
-        return len(self.COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.COLUMNS[section]
-        return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
@@ -76,6 +70,3 @@ class EntityTableModel(QAbstractTableModel):
         confidence = "" if e.confidence is None else f"{e.confidence:.2f}"
         source = e.source if e.status == "accepted" or e.source == "human" else "model (suggested)"
         return (self.text[e.start:e.end], e.label, confidence, source, f"{e.start}–{e.end}")[index.column()]
-
-    def row_of(self, entity_id: int) -> int | None:
-        return next((i for i, e in enumerate(self.rows) if e.id == entity_id), None)

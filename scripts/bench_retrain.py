@@ -1,0 +1,97 @@
+"""Benchmark of retraining from corrections (prints figures; not a test).
+
+    .venv/bin/python scripts/bench_retrain.py --data ../shared/data/bangla-healthner [--preset quick|full]
+
+Builds a clinic database of 200 reviewed documents (Bangla-HealthNER train-part texts with their gold
+entities; 40 of them carry a drug name the bundled model misses, annotated as Medicine) plus 100
+unreviewed ones, runs `python -m trainer retrain` as the app does, and reports: wall time, peak memory
+of the trainer process, whether the new model finds the drug in sentences it never saw, and strict
+micro-F1 on the base test part before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DRUG = "মন্টিলুকাস্ট"  # montelukast, written in Bangla: the bundled model misses it in plain contexts
+TRAIN_CONTEXTS = ["শ্বাসকষ্টের জন্য ডাক্তার {} দিয়েছেন ।", "রাতে ঘুমানোর আগে {} খাবেন ।", "আমার ছেলে {} খাচ্ছে ।",
+                  "{} খাওয়ার পর কাশি কমেছে ।", "অ্যাজমার জন্য {} চলছে ।", "আমি কি {} বন্ধ করতে পারি ?",
+                  "{} আর নাপা একসাথে খাওয়া যাবে ?", "ডাক্তার {} ১০ মিগ্রা লিখেছেন ।"]
+PROBES = ["রোগীকে {} দেওয়া হয়েছে ।", "প্রতিদিন সকালে {} নিতে হবে ।", "{} শেষ হয়ে গেছে , আবার কিনতে হবে ।",
+          "বাড়িতে {} রাখা আছে ।", "ফার্মেসিতে {} পাওয়া যায়নি ।", "বাচ্চাকে {} দেওয়া নিরাপদ কি ?"]
+
+
+def finds_drug(tagger, sentence: str) -> bool:
+    return any(DRUG in sentence[e.start:e.end] and e.label == "Medicine" for e in tagger.tag(sentence))
+
+
+def main() -> None:
+    from engine.model_registry import ModelRegistry
+    from engine.runtime import load_tagger
+    from engine.spans import Entity
+    from engine.storage import Repository
+    from trainer.data import load_dataset, split_dataset
+    from trainer.evaluate import evaluate_tagger
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--preset", default="quick", choices=("quick", "full"))
+    args = parser.parse_args()
+    split = split_dataset(load_dataset(args.data))
+    rng = random.Random(7)
+    pool = rng.sample(split.train, 300)
+    tmp = Path(tempfile.mkdtemp())
+    repo = Repository(tmp / "meder.sqlite3")
+    rows = []
+    for i, doc in enumerate(pool):
+        text, ents = doc.text, list(doc.entities)
+        if i < 40:  # the correction: the drug, annotated by a clinician
+            sentence = TRAIN_CONTEXTS[i % len(TRAIN_CONTEXTS)].format(DRUG)
+            start = len(text) + 1 + sentence.index(DRUG)
+            text = f"{text} {sentence}"
+            ents.append(Entity(start, start + len(DRUG), "Medicine"))
+        rows.append((f"doc {i}", text, "bench", ents))
+    ids = repo.add_documents(rows, origin="human")
+    for doc_id in ids[:200]:
+        repo.set_reviewed(doc_id)
+    repo.close()
+
+    bundled = ROOT / "model_assets"
+    before = load_tagger(bundled / "student-int8")
+    probes = [p.format(DRUG) for p in PROBES]
+    command = [sys.executable, "-m", "trainer", "retrain", "--db", str(tmp / "meder.sqlite3"), "--out",
+               str(tmp / "models"), "--bundled", str(bundled), "--preset", args.preset, "--json-progress"]
+    if args.preset == "full":
+        command += ["--base-data", str(args.data)]
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if result.returncode != 0:
+        sys.exit(f"retrain failed:\n{result.stderr[-3000:]}")
+    report = json.loads(result.stdout.strip().splitlines()[-1])["report"]
+    version = ModelRegistry(tmp / "models", bundled).get(report["version"])
+    after = load_tagger(version.student)
+    f1_before = evaluate_tagger(before, split.test)["strict_micro_f1"]
+    f1_after = evaluate_tagger(after, split.test)["strict_micro_f1"]
+    print(f"preset {args.preset}: {seconds / 60:.1f} min wall, trainer peak memory {peak_mb:.0f} MB")
+    print(f"decision: {report['decision']}")
+    print(f"'{DRUG}' found as Medicine in unseen sentences: before {sum(finds_drug(before, p) for p in probes)}"
+          f"/{len(probes)}, after {sum(finds_drug(after, p) for p in probes)}/{len(probes)}")
+    print(f"base test part strict micro-F1: before {f1_before:.4f}, after {f1_after:.4f} "
+          f"(change {100 * (f1_after - f1_before):+.2f} points)")
+
+
+if __name__ == "__main__":
+    main()
