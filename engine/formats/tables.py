@@ -52,11 +52,11 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def guess_text_column(header: list[str], rows: list[list[str]]) -> int | None:
-    """The column named like text/note, else the one with the longest cells; None if no text."""
+    """The column named like text/note, else the one with the most letters; None if no text."""
     for i, name in enumerate(header):
         if name.lower() in ("text", "note", "notes", "document", "লেখা", "নোট"):
             return i
-    lengths = [sum(len(r[i]) for r in rows if i < len(r)) for i in range(len(header))]
+    lengths = [sum(ch.isalpha() for r in rows if i < len(r) for ch in r[i]) for i in range(len(header))]
     if not lengths or max(lengths) == 0:
         return None
     return max(range(len(lengths)), key=lengths.__getitem__)
