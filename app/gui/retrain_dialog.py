@@ -38,6 +38,7 @@ class RetrainDialog(QDialog):
     def __init__(self, parent, repo: Repository, registry: ModelRegistry, bundled: Path) -> None:
         super().__init__(parent)
         self.setWindowTitle("Retrain the model")
+        self.setMinimumWidth(520)
         self.repo, self.registry, self.bundled = repo, registry, bundled
         self.process: QProcess | None = None
         self.report: dict | None = None
