@@ -16,6 +16,8 @@ import numpy as np
 from engine.spans import parse_tag
 
 _FORBIDDEN = -1.0e4  # finite, so log-sum-exp never meets inf - inf
+_RESCALE = 4  # forward-backward renormalises every few steps (see forward_backward)
+_MAX_SHRINK = 300.0  # ... or sooner, before values could fall below exp(-700)
 
 
 @dataclass(frozen=True)
@@ -88,39 +90,52 @@ class CRFDecoder:
         beta = np.empty_like(emissions)
         if length == 0:
             return alpha, beta, 0.0
-        shift = emissions.max(axis=1, keepdims=True)
-        emit = np.exp(emissions - shift)  # (seq_len, num_tags), each row's max is 1
-        trans = np.exp(self.transitions - self.transitions.max())
-        trans_shift = self.transitions.max()
-        start = self.start.max()
-        end = self.end.max()
-        a = np.exp(self.start - start) * emit[0]
-        log_scale = np.empty(length)
-        log_scale[0] = np.log(a.sum()) + start + shift[0, 0]
-        a /= a.sum()
+        shift = emissions.max(axis=1)
+        emit = np.exp(emissions - shift[:, None])  # (seq_len, num_tags), each row's max is 1
+        top = self.transitions.max()
+        trans = np.exp(self.transitions - top)
+        start_max, end_max = self.start.max(), self.end.max()
+        end_p = np.exp(self.end - end_max)
         alpha_p = np.empty_like(emissions)
-        alpha_p[0] = a
-        for t in range(1, length):
-            a = (a @ trans) * emit[t]
-            total = a.sum()
-            a /= total
-            alpha_p[t] = a
-            log_scale[t] = log_scale[t - 1] + np.log(total) + trans_shift + shift[t, 0]
-        b = np.exp(self.end - end)
         beta_p = np.empty_like(emissions)
-        beta_p[-1] = b
-        back_scale = np.empty(length)
-        back_scale[-1] = end
-        for t in range(length - 2, -1, -1):
-            b = trans @ (emit[t + 1] * b)
-            total = b.sum()
-            b /= total
+        # running log-scale of each row. Each step can shrink the values by at most the row's
+        # emission range plus the transitions' range (in log space); rescaling once that budget
+        # nears float64's limits, or every few steps, skips most of the per-step normalising
+        allowed = self.transitions[self.transitions > _FORBIDDEN / 2]
+        shrink = (emissions.max(axis=1) - emissions.min(axis=1) + top - allowed.min()).tolist()
+        alpha_scale = shift.cumsum() + top * np.arange(length) + start_max
+        beta_scale = np.empty(length)
+        a = np.exp(self.start - start_max) * emit[0]
+        extra = budget = 0.0
+        for t in range(length):
+            if t:
+                a = (a @ trans) * emit[t]
+            budget += shrink[t]
+            if t % _RESCALE == 0 or budget > _MAX_SHRINK:
+                budget = 0.0
+                total = a.sum()
+                a = a / total
+                extra += np.log(total)
+            alpha_p[t] = a
+            alpha_scale[t] += extra
+        b = end_p
+        extra, budget = end_max, 0.0
+        for t in range(length - 1, -1, -1):
+            if t < length - 1:
+                b = trans @ (emit[t + 1] * b)
+                extra += top + shift[t + 1]
+                budget += shrink[t + 1]
+            if t % _RESCALE == 0 or budget > _MAX_SHRINK:
+                budget = 0.0
+                total = b.sum()
+                b = b / total
+                extra += np.log(total)
             beta_p[t] = b
-            back_scale[t] = back_scale[t + 1] + np.log(total) + trans_shift + shift[t + 1, 0]
+            beta_scale[t] = extra
         with np.errstate(divide="ignore"):
-            alpha[:] = np.log(alpha_p) + log_scale[:, None]
-            beta[:] = np.log(beta_p) + back_scale[:, None]
-        log_z = float(np.log((alpha_p[-1] * np.exp(self.end - end)).sum()) + log_scale[-1] + end)
+            alpha[:] = np.log(alpha_p) + alpha_scale[:, None]
+            beta[:] = np.log(beta_p) + beta_scale[:, None]
+        log_z = float(np.log(alpha_p[-1] @ end_p) + alpha_scale[-1] + end_max)
         return alpha, beta, log_z
 
     def marginals(self, emissions: np.ndarray) -> np.ndarray:

@@ -87,3 +87,18 @@ def test_bad_shapes_are_rejected():
     with pytest.raises(ValueError, match="CRF shapes do not match"):
         CRFDecoder.from_scores(TAGS, np.zeros(4), np.zeros(5), np.zeros((5, 5)))
     assert dec.viterbi(np.zeros((0, 5))) == []
+
+
+def test_extreme_emission_ranges_match_per_step_log_space():
+    """Scaled forward-backward agrees with plain log-sum-exp even when rows span hundreds of nats."""
+    dec = decoder(2)
+    emissions = np.random.default_rng(3).normal(size=(40, len(TAGS))) * 120
+    alpha, beta, log_z = dec.forward_backward(emissions)
+    ref = dec.start + emissions[0]
+    for t in range(1, len(emissions)):
+        m = (ref[:, None] + dec.transitions).max(axis=0)
+        ref = m + np.log(np.exp(ref[:, None] + dec.transitions - m).sum(axis=0)) + emissions[t]
+    top = (ref + dec.end).max()
+    assert log_z == pytest.approx(top + np.log(np.exp(ref + dec.end - top).sum()), rel=1e-9)
+    marg = np.exp(alpha + beta - log_z)
+    np.testing.assert_allclose(marg.sum(axis=1), 1.0, atol=1e-6)
