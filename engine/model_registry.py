@@ -7,6 +7,7 @@ Layout under ``<data>/models``::
     20261125-1530/          a retrained version
         student-int8/       what the app runs
         teacher/            what the next retraining starts from
+        student/            the student's fp16 weights, which the next distillation continues
         report.json         data counts, metrics on the held-out slice, promotion decision
     .tmp-*/                 work in progress; removed at the next start if left by a crash
 
@@ -47,6 +48,11 @@ class ModelVersion:
     @property
     def teacher(self) -> Path:
         return self.folder / "teacher"
+
+    @property
+    def student_weights(self) -> Path:
+        """The student's fp16 torch weights, from which the next distillation continues."""
+        return self.folder / "student"
 
 
 class ModelRegistry:

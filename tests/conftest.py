@@ -79,5 +79,6 @@ def tiny_bundle(tmp_path_factory, tokenizer_file) -> Path:
     student = student_from_teacher(model, [0, 1])
     scfg = ModelConfig(kind="student-int8", tags=TAGS, encoder=dict(config.encoder), max_length=32,
                        teacher_layers=[0, 1], version="tiny-1")
+    save_model(student, ModelConfig(**{**vars(scfg), "kind": "student"}), tokenizer_file, root / "student")
     write_onnx_folder(student, scfg, tokenizer_file, root / "student-int8")
     return root

@@ -202,18 +202,19 @@ def trim_vocabulary(base: Path, out: Path, split: Split, config: BuildConfig) ->
 
 
 def publish(work: Path, out_dir: Path) -> None:
-    """Copy the INT8 student and an fp16 teacher into ``out_dir`` (model_assets/)."""
+    """Copy the INT8 student, and fp16 teacher and student (for retraining), into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "student-int8"
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(work / "student-int8", target)
     load_tagger(target)  # verifies the manifest of what we ship
-    teacher, cfg = load_model(work / "teacher")
-    target = out_dir / "teacher"
-    if target.exists():
-        shutil.rmtree(target)
-    save_model(teacher, cfg, work / "teacher" / "tokenizer.json", target, half=True)
+    for name, source in (("teacher", "teacher"), ("student", "student-kd")):
+        model, cfg = load_model(work / source)
+        target = out_dir / name
+        if target.exists():
+            shutil.rmtree(target)
+        save_model(model, cfg, work / source / "tokenizer.json", target, half=True)
     card = work / "MODEL_CARD.md"
     if card.exists():
         shutil.copyfile(card, out_dir / "MODEL_CARD.md")

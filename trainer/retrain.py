@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from engine.errors import MederError, OperationCancelled
+from engine.model_config import ModelConfig
 from engine.model_registry import ModelRegistry
 from engine.runtime import load_tagger
 from engine.spans import Document
@@ -117,7 +118,8 @@ def retrain(db: Path, models_dir: Path, bundled_dir: Path, *, preset: str = "qui
     tokenizer = SubwordTokenizer.from_file(tok_json, max_length=tconfig.max_length)
     known = set(tconfig.entity_types)
     new_types = [t[2:] for t in tag_set(train) if t != "O" and t[2:] not in known][::2]
-    tags = extend_labels(teacher, list(tconfig.tags), new_types)
+    old_tags = list(tconfig.tags)
+    tags = extend_labels(teacher, old_tags, new_types)
 
     base_train, base_test = [], []
     if base_data is not None:
@@ -160,7 +162,14 @@ def retrain(db: Path, models_dir: Path, bundled_dir: Path, *, preset: str = "qui
         say({"stage": "distill", "examples": len(examples)})
         soft = teacher_scores(teacher, examples, tokenizer.pad_id, torch.device("cpu"))
         check()
-        student = student_from_teacher(teacher, layers)
+        # continue from the active student when its weights ship (distilling a fresh one from teacher
+        # layers needs far more text than a clinic has); otherwise start from the teacher's layers
+        if (active.student_weights / "model.safetensors").is_file():
+            student, _ = load_model(active.student_weights)
+            if new_types:
+                extend_labels(student, old_tags, new_types)
+        else:
+            student = student_from_teacher(teacher, layers)
         student, _ = fit(student, examples, spec.student, pad_id=tokenizer.pad_id, soft_targets=soft,
                          log=log("distill"), cancelled=cancelled)
         check()
@@ -170,6 +179,8 @@ def retrain(db: Path, models_dir: Path, bundled_dir: Path, *, preset: str = "qui
         sconfig.encoder = dict(tconfig.encoder, num_hidden_layers=len(layers))
         sconfig.created, sconfig.training = tconfig.created, dict(tconfig.training, recipe=asdict(spec.student))
         write_onnx_folder(student, sconfig, tok_json, temp / "student-int8")
+        student_fp16 = ModelConfig(**{**vars(sconfig), "kind": "student", "quantization": None})
+        save_model(student, student_fp16, tok_json, temp / "student", half=True)
         check()
 
         say({"stage": "evaluate"})
@@ -201,9 +212,7 @@ def retrain(db: Path, models_dir: Path, bundled_dir: Path, *, preset: str = "qui
     return report
 
 
-def load_model_config(folder: Path):
-    from engine.model_config import ModelConfig
-
+def load_model_config(folder: Path) -> ModelConfig:
     return ModelConfig.load(folder)
 
 
