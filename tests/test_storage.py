@@ -130,3 +130,17 @@ def test_not_a_database_is_a_clear_error(tmp_path):
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(Exception, match="cannot open the database"):
         Repository(bad)
+
+
+def test_retag_replaces_suggestions_only_and_never_reviewed_documents(repo):
+    doc = add_doc(repo)
+    repo.add_entity(doc, 14, 18, "Symptom")  # a human entity on "জ্বর"
+    new = [Entity(0, 4, "Symptom", 0.8), Entity(14, 18, "Medicine", 0.9), Entity(25, 29, "Dosage", 0.7)]
+    repo.retag(doc, new, "v2")
+    got = [(TEXT[e.start:e.end], e.label, e.source, e.model_version) for e in repo.entities(doc)]
+    assert got == [("মাথা", "Symptom", "model", "v2"), ("জ্বর", "Symptom", "human", ""),
+                   ("খেলে", "Dosage", "model", "v2")]
+    assert repo.document(doc).model_version == "v2"
+    repo.set_reviewed(doc)
+    with pytest.raises(EditRefused, match="never re-tagged"):
+        repo.retag(doc, new, "v3")
