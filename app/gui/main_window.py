@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         for widget, stretch in ((left, 2), (center, 5), (self.entity_table, 3)):
             splitter.addWidget(widget)
             splitter.setStretchFactor(splitter.count() - 1, stretch)
+        splitter.setSizes([300, 620, 360])
         self.setCentralWidget(splitter)
         self.model_label = QLabel("loading model…")
         self.counts_label = QLabel()
