@@ -9,7 +9,9 @@ never starts a sequence, whatever the learned scores say.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -58,83 +60,98 @@ class CRFDecoder:
             raise ValueError(f"emissions must have shape (seq_len, {self.num_tags}), got {emissions.shape}")
         return emissions
 
+    @cached_property
+    def _into(self) -> np.ndarray:
+        """Transitions as (to, from), so each Viterbi step reduces along contiguous memory."""
+        return np.ascontiguousarray(self.transitions.T)
+
+    @cached_property
+    def _scaled(self) -> tuple[float, np.ndarray, float]:
+        """``top``, ``exp(transitions - top)`` and the widest allowed transition range, for forward-backward."""
+        top = float(self.transitions.max())
+        allowed = self.transitions[self.transitions > _FORBIDDEN / 2]
+        return top, np.exp(self.transitions - top), top - float(allowed.min())
+
     def viterbi(self, emissions: np.ndarray) -> list[int]:
         """Best tag index per position. ``emissions``: (seq_len, num_tags)."""
         emissions = self._check(emissions)
         length = emissions.shape[0]
         if length == 0:
             return []
+        into = self._into
+        rows = np.arange(self.num_tags)
         score = self.start + emissions[0]  # shape: (num_tags,)
-        history = np.empty((length - 1, self.num_tags), dtype=np.int64)
+        history = np.empty((length - 1, self.num_tags), dtype=np.intp)
         for t in range(1, length):
-            candidates = score[:, None] + self.transitions  # (from, to)
-            history[t - 1] = candidates.argmax(axis=0)
-            score = candidates.max(axis=0) + emissions[t]
-        best = [int((score + self.end).argmax())]
+            candidates = into + score  # (to, from)
+            best = candidates.argmax(axis=1)
+            history[t - 1] = best
+            score = candidates[rows, best] + emissions[t]
+        path = [int((score + self.end).argmax())]
         for t in range(length - 2, -1, -1):
-            best.append(int(history[t, best[-1]]))
-        return best[::-1]
+            path.append(int(history[t, path[-1]]))
+        return path[::-1]
 
     def forward_backward(self, emissions: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """Log-space ``alpha``, ``beta`` (both (seq_len, num_tags)) and ``log Z``.
 
         ``alpha[t, y]`` scores all prefixes ending in ``y`` at ``t`` (emission at
         ``t`` included); ``beta[t, y]`` all suffixes after ``t`` (end score included).
-        Computed in scaled probability space (matrix-vector products, one
-        normaliser per step), which is exact and several times faster than
+        Computed in scaled probability space (matrix-vector products, with a
+        normaliser now and then), which is exact and several times faster than
         log-sum-exp at each step.
         """
         emissions = self._check(emissions)
         length = emissions.shape[0]
-        alpha = np.empty_like(emissions)
-        beta = np.empty_like(emissions)
         if length == 0:
-            return alpha, beta, 0.0
+            return np.empty_like(emissions), np.empty_like(emissions), 0.0
+        top, trans, trans_range = self._scaled
         shift = emissions.max(axis=1)
         emit = np.exp(emissions - shift[:, None])  # (seq_len, num_tags), each row's max is 1
-        top = self.transitions.max()
-        trans = np.exp(self.transitions - top)
         start_max, end_max = self.start.max(), self.end.max()
         end_p = np.exp(self.end - end_max)
+        # Each step can shrink the values by at most the row's emission range plus the transitions'
+        # range (in log space); rescaling once that budget nears float64's limits, or every few
+        # steps, skips most of the per-step normalising. The log-scales are kept in Python lists.
+        shrink = (shift - emissions.min(axis=1) + trans_range).tolist()
         alpha_p = np.empty_like(emissions)
         beta_p = np.empty_like(emissions)
-        # running log-scale of each row. Each step can shrink the values by at most the row's
-        # emission range plus the transitions' range (in log space); rescaling once that budget
-        # nears float64's limits, or every few steps, skips most of the per-step normalising
-        allowed = self.transitions[self.transitions > _FORBIDDEN / 2]
-        shrink = (emissions.max(axis=1) - emissions.min(axis=1) + top - allowed.min()).tolist()
-        alpha_scale = shift.cumsum() + top * np.arange(length) + start_max
-        beta_scale = np.empty(length)
-        a = np.exp(self.start - start_max) * emit[0]
+        alpha_extra = [0.0] * length
+        beta_extra = [0.0] * length
+        a = alpha_p[0]
+        np.multiply(np.exp(self.start - start_max), emit[0], out=a)
         extra = budget = 0.0
         for t in range(length):
             if t:
-                a = (a @ trans) * emit[t]
+                np.dot(a, trans, out=alpha_p[t])
+                a = alpha_p[t]
+                a *= emit[t]
             budget += shrink[t]
             if t % _RESCALE == 0 or budget > _MAX_SHRINK:
                 budget = 0.0
-                total = a.sum()
-                a = a / total
-                extra += np.log(total)
-            alpha_p[t] = a
-            alpha_scale[t] += extra
-        b = end_p
-        extra, budget = end_max, 0.0
+                total = float(a.sum())
+                a /= total
+                extra += math.log(total)
+            alpha_extra[t] = extra
+        b = beta_p[length - 1]
+        b[:] = end_p
+        extra, budget = float(end_max), 0.0
         for t in range(length - 1, -1, -1):
             if t < length - 1:
-                b = trans @ (emit[t + 1] * b)
+                np.dot(trans, emit[t + 1] * b, out=beta_p[t])
+                b = beta_p[t]
                 extra += top + shift[t + 1]
                 budget += shrink[t + 1]
             if t % _RESCALE == 0 or budget > _MAX_SHRINK:
                 budget = 0.0
-                total = b.sum()
-                b = b / total
-                extra += np.log(total)
-            beta_p[t] = b
-            beta_scale[t] = extra
+                total = float(b.sum())
+                b /= total
+                extra += math.log(total)
+            beta_extra[t] = extra
+        alpha_scale = shift.cumsum() + top * np.arange(length) + start_max + np.array(alpha_extra)
         with np.errstate(divide="ignore"):
-            alpha[:] = np.log(alpha_p) + alpha_scale[:, None]
-            beta[:] = np.log(beta_p) + beta_scale[:, None]
+            alpha = np.log(alpha_p) + alpha_scale[:, None]
+            beta = np.log(beta_p) + np.array(beta_extra)[:, None]
         log_z = float(np.log(alpha_p[-1] @ end_p) + alpha_scale[-1] + end_max)
         return alpha, beta, log_z
 
@@ -185,7 +202,3 @@ def iob2_constraints(tags: list[str]) -> tuple[np.ndarray, np.ndarray]:
                 allowed[i, j] = ki == kj
     return allowed_start, allowed
 
-
-def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
-    m = x.max(axis=axis, keepdims=True)
-    return (m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))).squeeze(axis)

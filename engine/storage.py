@@ -21,7 +21,7 @@ from engine.errors import MederError
 from engine.spans import Entity
 from engine.text import split_words
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE documents (
@@ -56,6 +56,33 @@ MIGRATIONS: dict[int, str] = {
         created TEXT NOT NULL,
         undone INTEGER NOT NULL DEFAULT 0
     );
+    """,
+    # Entity ids are never reused (AUTOINCREMENT): undo re-inserts rows under the ids that the edit
+    # history recorded, which a newer entity must not have taken. The sequence starts above every id
+    # the history mentions.
+    2: """
+    CREATE TABLE entities_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('model', 'human')),
+        status TEXT NOT NULL CHECK (status IN ('suggested', 'accepted')),
+        confidence REAL,
+        model_version TEXT NOT NULL DEFAULT '',
+        CHECK (0 <= start AND start < end)
+    );
+    INSERT INTO entities_v2 (id, document_id, start, end, label, source, status, confidence, model_version)
+        SELECT id, document_id, start, end, label, source, status, confidence, model_version FROM entities;
+    DROP TABLE entities;
+    ALTER TABLE entities_v2 RENAME TO entities;
+    CREATE INDEX entities_by_document ON entities(document_id, start);
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'entities', MAX(COALESCE(MAX(id), 0), COALESCE((
+        SELECT MAX(CAST(json_extract(item.value, '$.id') AS INTEGER))
+        FROM edits, json_each(edits.before, '$.entities') AS item), 0), COALESCE((
+        SELECT MAX(CAST(json_extract(item.value, '$.id') AS INTEGER))
+        FROM edits, json_each(edits.after, '$.entities') AS item), 0)) FROM entities;
     """,
 }
 
@@ -99,6 +126,7 @@ class Change:
 
     document_id: int
     description: str
+    added: tuple[int, ...] = ()  # ids of the entity rows the change created (a relabel makes a new row)
 
 
 def _now() -> str:
@@ -115,7 +143,9 @@ class Repository:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            # FULL: each edit is on disk when its commit returns, so a power cut (frequent where clinics
+            # run on batteries and generators) cannot roll back a correction already shown as saved
+            self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
@@ -229,12 +259,17 @@ class Repository:
 
     # -- edits ------------------------------------------------------------
     def _apply(self, document_id: int, description: str, remove: list[StoredEntity], add: list[dict],
-               *, reviewed: bool | None = None) -> Change:
-        """Replace entities ``remove`` by new rows ``add`` (and maybe the review flag), as one edit."""
+               *, reviewed: bool | None = None) -> Change | None:
+        """Replace entities ``remove`` by new rows ``add`` (and maybe the review flag), as one edit.
+
+        An edit that would change nothing returns None and is not recorded (it would end the redo history).
+        """
         with self._transaction() as db:
-            doc = db.execute("SELECT reviewed FROM documents WHERE id = ?", (document_id,)).fetchone()
+            doc = db.execute("SELECT reviewed, reviewed_at FROM documents WHERE id = ?", (document_id,)).fetchone()
             if doc is None:
                 raise EditRefused(f"document {document_id} does not exist")
+            if not remove and not add and (reviewed is None or reviewed == bool(doc["reviewed"])):
+                return None
             for e in remove:
                 db.execute("DELETE FROM entities WHERE id = ?", (e.id,))
             after = []
@@ -244,16 +279,18 @@ class Repository:
                     " VALUES (:document_id, :start, :end, :label, :source, :status, :confidence, :model_version)",
                     row)
                 after.append(dict(row, id=cur.lastrowid))
-            before_state = {"entities": [asdict(e) for e in remove], "reviewed": bool(doc["reviewed"])}
-            after_state = {"entities": after, "reviewed": bool(doc["reviewed"]) if reviewed is None else reviewed}
+            before_state = {"entities": [asdict(e) for e in remove], "reviewed": bool(doc["reviewed"]),
+                            "reviewed_at": doc["reviewed_at"]}
+            after_state = {"entities": after, "reviewed": bool(doc["reviewed"]), "reviewed_at": doc["reviewed_at"]}
             if reviewed is not None:
+                after_state.update(reviewed=reviewed, reviewed_at=_now() if reviewed else None)
                 db.execute("UPDATE documents SET reviewed = ?, reviewed_at = ? WHERE id = ?",
-                           (int(reviewed), _now() if reviewed else None, document_id))
+                           (int(reviewed), after_state["reviewed_at"], document_id))
             db.execute("DELETE FROM edits WHERE undone = 1")  # a new edit ends the redo history
             db.execute("INSERT INTO edits (document_id, description, before, after, created) VALUES (?, ?, ?, ?, ?)",
                        (document_id, description, json.dumps(before_state, ensure_ascii=False),
                         json.dumps(after_state, ensure_ascii=False), _now()))
-        return Change(document_id, description)
+        return Change(document_id, description, tuple(row["id"] for row in after))
 
     def add_entity(self, document_id: int, start: int, end: int, label: str, *, replace: bool = False) -> Change:
         """Add a human entity over the words of ``[start, end)``; overlaps are refused unless ``replace``."""
@@ -292,12 +329,12 @@ class Repository:
         row = {k: v for k, v in asdict(e).items() if k != "id"} | {"status": "accepted"}
         return self._apply(e.document_id, "accept", [e], [row])
 
-    def accept_all(self, document_id: int) -> Change:
+    def accept_all(self, document_id: int) -> Change | None:
         pending = [e for e in self.entities(document_id) if e.status == "suggested"]
         rows = [{k: v for k, v in asdict(e).items() if k != "id"} | {"status": "accepted"} for e in pending]
         return self._apply(document_id, "accept all", pending, rows)
 
-    def mark_all_occurrences(self, entity_id: int) -> Change:
+    def mark_all_occurrences(self, entity_id: int) -> Change | None:
         """Give every other occurrence of this entity's words the same type (skipping overlaps)."""
         e = self.entity(entity_id)
         doc = self.document(e.document_id)
@@ -310,10 +347,11 @@ class Repository:
             end = pos + len(needle)
             if pos in starts and end in ends and not any(x.start < end and pos < x.end for x in taken):
                 rows.append(_human(e.document_id, pos, end, e.label))
+                taken.append(Entity(pos, end, e.label))  # later occurrences must not overlap this one
             pos = doc.text.find(needle, pos + 1)
         return self._apply(e.document_id, f"mark {len(rows)} more “{needle}”", [], rows)
 
-    def set_reviewed(self, document_id: int, reviewed: bool = True) -> Change:
+    def set_reviewed(self, document_id: int, reviewed: bool = True) -> Change | None:
         """Marking reviewed accepts what the user sees: remaining suggestions become accepted."""
         pending = [e for e in self.entities(document_id) if e.status == "suggested"] if reviewed else []
         rows = [{k: v for k, v in asdict(e).items() if k != "id"} | {"status": "accepted"} for e in pending]
@@ -349,11 +387,18 @@ class Repository:
                     "INSERT INTO entities (id, document_id, start, end, label, source, status, confidence, model_version)"
                     " VALUES (:id, :document_id, :start, :end, :label, :source, :status, :confidence, :model_version)",
                     row)
-            db.execute("UPDATE documents SET reviewed = ? WHERE id = ?", (int(new["reviewed"]), edit["document_id"]))
+            if "reviewed_at" in new:
+                db.execute("UPDATE documents SET reviewed = ?, reviewed_at = ? WHERE id = ?",
+                           (int(new["reviewed"]), new["reviewed_at"], edit["document_id"]))
+            else:  # history written before review times were recorded
+                db.execute("UPDATE documents SET reviewed = ?, reviewed_at = CASE WHEN ? THEN COALESCE(reviewed_at, ?)"
+                           " END WHERE id = ?", (int(new["reviewed"]), int(new["reviewed"]), _now(),
+                                                 edit["document_id"]))
             db.execute("UPDATE edits SET undone = ? WHERE id = ?", (int(undo), edit["id"]))
-        return Change(edit["document_id"], ("undo " if undo else "redo ") + edit["description"])
+        return Change(edit["document_id"], ("undo " if undo else "redo ") + edit["description"],
+                      tuple(row["id"] for row in new["entities"]))
 
-    def retag(self, document_id: int, entities: list[Entity], model_version: str) -> Change:
+    def retag(self, document_id: int, entities: list[Entity], model_version: str) -> Change | None:
         """Replace an unreviewed document's model suggestions by a new model's.
 
         Human and accepted entities stay; new suggestions overlapping them are dropped.
@@ -361,6 +406,10 @@ class Repository:
         doc = self.document(document_id)
         if doc.reviewed:
             raise EditRefused("reviewed documents are never re-tagged")
+        try:
+            _check_spans(doc.text, entities)
+        except EditRefused as exc:
+            raise EditRefused(f"the model's entities for document {document_id} are invalid: {exc}") from None
         current = self.entities(document_id)
         old = [e for e in current if e.status == "suggested"]
         kept = [e for e in current if e.status != "suggested"]
@@ -388,8 +437,10 @@ def _document(row: sqlite3.Row) -> StoredDocument:
 
 
 def _human(document_id: int, start: int, end: int, label: str) -> dict:
-    if not label.strip():
+    if not isinstance(label, str) or not label.strip():
         raise EditRefused("an entity needs a type")
+    if label == "O" or label.startswith(("B-", "I-")):
+        raise EditRefused(f"{label!r} is a tag, not an entity type")
     return {"document_id": document_id, "start": start, "end": end, "label": label, "source": "human",
             "status": "accepted", "confidence": None, "model_version": ""}
 

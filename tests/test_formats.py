@@ -90,3 +90,50 @@ def test_missing_and_unknown_files(tmp_path):
         load_documents(tmp_path / "nope.json")
     with pytest.raises(FormatError, match="unknown annotated format"):
         load_documents(write(tmp_path, "a.pdf", "x"))
+
+
+def test_an_8_bit_file_is_refused_not_misread_as_utf16(tmp_path):
+    path = tmp_path / "bijoy.txt"
+    path.write_bytes("‡ivMxi R¦i Av‡Q|\r\n".encode("cp1252"))  # legacy Bijoy/ANSI bytes, even length
+    assert len(path.read_bytes()) % 2 == 0
+    with pytest.raises(FormatError, match="not valid UTF-8 or UTF-16"):
+        read_text_file(path)
+
+
+@pytest.mark.parametrize("line, message", [
+    ({"text": "abc def", "label": [[0, 3, "O"]]}, "must be a type name"),
+    ({"text": "abc def", "label": [[0, 3, "B-Medicine"]]}, "must be a type name"),
+])
+def test_doccano_tags_instead_of_types_are_a_clear_error(tmp_path, line, message):
+    with pytest.raises(FormatError, match=message):
+        load_documents(write(tmp_path, "x.jsonl", json.dumps(line)))
+
+
+def test_doccano_relation_export_keeps_its_entities(tmp_path):
+    line = {"text": "নাপা খান", "entities": [{"start_offset": 0, "end_offset": 4, "label": "Medicine"}]}
+    [doc] = load_documents(write(tmp_path, "x.jsonl", json.dumps(line, ensure_ascii=False)))
+    assert [(doc.text[e.start:e.end], e.label) for e in doc.entities] == [("নাপা", "Medicine")]
+
+
+@pytest.mark.parametrize("task", [
+    {"data": {"text": "abc"}, "annotations": [{"result": [{"type": "labels", "value": {"start": 0, "labels": ["X"]}}]}]},
+    {"data": {"text": "abc"}, "annotations": [{"result": [{"value": {"start": 0, "end": 3, "labels": "X"}}]}]},
+    {"data": {"text": "abc"}, "annotations": "none"},
+])
+def test_malformed_label_studio_tasks_are_clear_errors(tmp_path, task):
+    with pytest.raises(FormatError, match="x.json:1"):
+        load_documents(write(tmp_path, "x.json", json.dumps([task])))
+
+
+def test_healthner_non_string_tag_and_lone_surrogate(tmp_path):
+    with pytest.raises(FormatError, match="IOB2 tag string"):
+        load_documents(write(tmp_path, "a.json", json.dumps([{"text": "a b", "labels": ["O", {"x": 1}]}])))
+    with pytest.raises(FormatError, match="lone UTF-16 surrogate"):
+        load_documents(write(tmp_path, "b.json", '[{"text": "abc \\ud83d def", "labels": ["O", "O", "O"]}]'))
+
+
+def test_jsonl_round_trip_keeps_unicode_line_separators(tmp_path):
+    docs = [Document(f"নাপা{sep}খান", [Entity(0, 4, "Medicine")]) for sep in ("\u2028", "\u2029", "\x85")]
+    path = write(tmp_path, "x.jsonl", jsonl.dumps_doccano(docs))
+    back = load_documents(path)
+    assert [(d.text, d.entities) for d in back] == [(d.text, d.entities) for d in docs]

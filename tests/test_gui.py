@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QGuiApplication, QTextCursor
 
 from app.gui.main_window import MainWindow
 from app.paths import install_root
+from engine.errors import ModelError
 from engine.model_registry import ModelRegistry
 from engine.storage import Repository
 
@@ -128,9 +129,10 @@ def test_import_every_format_and_report_bad_files(qtbot, window, tmp_path, monke
 
 def test_export_excel_reads_back(qtbot, window, tmp_path):
     paste(qtbot, window, "=HYPERLINK(1) " + NOTE)
-    from engine.exporting import export
     path = tmp_path / "out.xlsx"
-    assert export(window.repo, path) == 1
+    window.export_to(path)  # what File > Export to Excel does once a file name is chosen
+    qtbot.waitUntil(lambda: "Exported 1 documents" in window.statusBar().currentMessage(), timeout=20000)
+    assert [p.name for p in tmp_path.iterdir() if p.suffix in (".xlsx", ".part")] == ["out.xlsx"]
     wb = load_workbook(path)
     rows = list(wb["Entities"].iter_rows(values_only=True))
     assert rows[0][:3] == ("document", "entity text", "type") and len(rows) == len(window.entities.rows) + 1
@@ -159,6 +161,11 @@ def test_retrain_dialog_runs_the_trainer_and_lists_the_version(qtbot, tmp_path, 
     versions.table.selectRow(0)
     versions._on_activate()  # roll back to the bundled model
     assert registry.active().version == "bundled"
+    versions.table.selectRow(1)
+    versions._on_delete(confirm=False)  # discard the retrained version
+    assert [v.version for v in registry.versions()] == ["bundled"] and versions.table.rowCount() == 1
+    with pytest.raises(ModelError, match="bundled model cannot be deleted"):
+        registry.delete("bundled")
     repo.close()
 
 

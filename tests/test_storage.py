@@ -144,3 +144,77 @@ def test_retag_replaces_suggestions_only_and_never_reviewed_documents(repo):
     repo.set_reviewed(doc)
     with pytest.raises(EditRefused, match="never re-tagged"):
         repo.retag(doc, new, "v3")
+
+
+def test_undo_restores_a_deleted_entity_after_new_ones_were_stored(repo):
+    doc = add_doc(repo)
+    last = repo.entities(doc)[-1]
+    repo.delete(last.id)
+    other = repo.add_documents([("note 2", "নাপা খান", "paste", [Entity(0, 4, "Medicine")])], origin="human")[0]
+    assert last.id not in [e.id for e in repo.entities(other)]  # ids are never handed out twice
+    repo.undo()
+    assert spans(repo, doc)[-1] == ("নাপা", "Medicine", "model", "suggested")
+    assert [e.label for e in repo.entities(other)] == ["Medicine"]
+
+
+def test_schema_1_database_migrates_and_keeps_its_undo_history(tmp_path):
+    from engine.storage import MIGRATIONS
+
+    db = tmp_path / "old.sqlite3"
+    con = sqlite3.connect(db)
+    con.executescript(MIGRATIONS[1] + "; PRAGMA user_version=1;")
+    con.close()
+    r = Repository(db)  # as the first release would have left it, then upgraded
+    doc = add_doc(r)
+    r.delete(r.entities(doc)[-1].id)
+    r.close()
+    r = Repository(db)
+    new = r.add_documents([("n", "জ্বর", "paste", [Entity(0, 4, "Symptom")])], origin="human")[0]
+    r.undo()  # re-inserts the deleted row under its old id
+    assert [e.label for e in r.entities(doc)] == ["Symptom", "Medicine"] and len(r.entities(new)) == 1
+    assert r._db.execute("PRAGMA user_version").fetchone()[0] >= 2
+    r.close()
+
+
+def test_mark_all_occurrences_never_overlaps(repo):
+    text = "ক খ ক খ ক খ ক"
+    doc = repo.add_documents([("t", text, "", [Entity(8, 13, "Symptom")])], origin="human")[0]
+    repo.mark_all_occurrences(repo.entities(doc)[0].id)
+    ents = repo.entities(doc)
+    assert all(a.end <= b.start for a, b in zip(ents, ents[1:])), [(e.start, e.end) for e in ents]
+    assert [(e.start, e.end) for e in ents] == [(0, 5), (8, 13)]
+
+
+@pytest.mark.parametrize("label", ["O", "B-Symptom", "", None])
+def test_a_tag_or_missing_type_is_refused(repo, label):
+    doc = add_doc(repo)
+    before = spans(repo, doc)
+    with pytest.raises(EditRefused):
+        repo.add_entity(doc, 14, 18, label)
+    assert spans(repo, doc) == before
+
+
+def test_retag_refuses_invalid_model_output(repo):
+    doc = repo.add_documents([("t", "নাপা খান", "", [])], origin="model")[0]
+    with pytest.raises(EditRefused, match="outside the text"):
+        repo.retag(doc, [Entity(0, 1000, "Medicine"), Entity(2, 6, "Symptom")], "v2")
+    assert repo.entities(doc) == []
+
+
+def test_undo_of_unreview_restores_the_review_time(repo):
+    doc = add_doc(repo)
+    repo.set_reviewed(doc, True)
+    repo.set_reviewed(doc, False)
+    assert repo.reviewed_since("2000") == 0
+    repo.undo()
+    assert repo.document(doc).reviewed and repo.reviewed_since("2000") == 1
+
+
+def test_an_edit_that_changes_nothing_keeps_the_redo_history(repo):
+    doc = repo.add_documents([("t", "নাপা খান", "", [])], origin="human")[0]
+    repo.add_entity(doc, 0, 4, "Medicine")
+    repo.undo()
+    assert repo.accept_all(doc) is None  # nothing to accept
+    assert repo.undo_status() == (None, "add Medicine")
+    repo.redo()
+    assert [e.label for e in repo.entities(doc)] == ["Medicine"]

@@ -46,3 +46,37 @@ def test_excel_export_keeps_formula_like_text_as_text(tmp_path):
     assert [c.value for c in texts] == [t.replace("\r", "\n") for t in evil] + ["নাপা"]
     assert all(c.data_type == "s" for c in texts)
     assert wb["Documents"]["B2"].value == "=cmd" and wb["Documents"]["B2"].data_type == "s"
+
+
+def test_excel_export_survives_control_characters_and_huge_texts(tmp_path):
+    path = tmp_path / "out.xlsx"
+    pasted = "জ্বর\x0cকাশি\x00 নাপা"  # a form feed and a NUL, as text copied from a PDF can carry
+    huge = "মাথা ব্যথা " * 5000  # 55,000 characters: more than an Excel cell holds
+    write_workbook(path, [{"document": 1, "text": pasted}, {"document": 2, "text": huge}],
+                   [{"document": 1, "entity text": "নাপা", "start": 11, "end": 15}])
+    docs = load_workbook(path)["Documents"]
+    assert docs["G2"].value == "জ্বর কাশি  নাপা" and docs["G2"].value[11:15] == "নাপা"  # offsets still fit
+    assert len(docs["G3"].value) <= 32767 and docs["G3"].value.startswith(huge[:1000])
+    assert "55,000 characters" in docs["G3"].value
+
+
+def test_csv_delimiter_comes_from_the_header(tmp_path):
+    one_column = tmp_path / "one.csv"  # notes full of commas, one column
+    one_column.write_text("text\nরোগীর জ্বর, কাশি আছে\nনাপা, সেকলো দেওয়া হয়েছে\n", encoding="utf-8")
+    assert [t for _, t in table_texts(one_column)] == ["রোগীর জ্বর, কাশি আছে", "নাপা, সেকলো দেওয়া হয়েছে"]
+    semicolon = tmp_path / "semi.csv"  # Excel in many locales; a quoted cell spanning two lines
+    semicolon.write_bytes("id;text\r\n1;রোগীর জ্বর\r\n2;\"কাশি\r\nআছে\"\r\n".encode())
+    assert [t for _, t in table_texts(semicolon, "text")] == ["রোগীর জ্বর", "কাশি\r\nআছে"]
+
+
+def test_csv_of_blank_cells_is_a_clear_error(tmp_path):
+    path = tmp_path / "blank.csv"
+    path.write_text(",,\n , \n", encoding="utf-8")
+    with pytest.raises(FormatError, match="no rows with text"):
+        table_texts(path)
+
+
+def test_excel_export_drops_characters_xml_cannot_hold(tmp_path):
+    path = tmp_path / "out.xlsx"
+    write_workbook(path, [{"document": 1, "text": "নাপা\uffffখান\ufffe"}], [])
+    assert load_workbook(path)["Documents"]["G2"].value == "নাপা খান "

@@ -1,4 +1,4 @@
-"""Command line: ``python -m trainer build|evaluate|benchmark``."""
+"""Command line: ``python -m trainer build|evaluate|benchmark|quantize|retrain``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--max-steps", type=int, help="cap optimiser steps per stage (smoke runs)")
     e = sub.add_parser("evaluate", help="score a model folder on annotated files (JSON to stdout)")
     e.add_argument("--model", required=True, type=Path)
-    e.add_argument("--data", required=True, type=Path, action="append")
+    e.add_argument("--data", type=Path, action="append", default=[], help="annotated file (repeatable)")
+    e.add_argument("--test-split", type=Path, metavar="DIR",
+                   help="also score the seeded test part of this HealthNER folder (the model card's figures)")
+    q = sub.add_parser("quantize", help="torch student folder -> the app's INT8 ONNX folder")
+    q.add_argument("--model", required=True, type=Path, help="torch model folder (model.safetensors)")
+    q.add_argument("--out", required=True, type=Path, help="INT8 folder to write (replaced atomically)")
     m = sub.add_parser("benchmark", help="latency/size of teacher vs INT8 student")
     m.add_argument("--teacher", required=True, type=Path)
     m.add_argument("--student", required=True, type=Path)
@@ -57,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate":
             from trainer.evaluate import evaluate_files
 
-            print(json.dumps(evaluate_files(args.model, args.data), ensure_ascii=False))
+            print(json.dumps(evaluate_files(args.model, args.data, test_split_of=args.test_split), ensure_ascii=False))
+        elif args.command == "quantize":
+            from trainer.export import quantize_folder
+
+            print(quantize_folder(args.model, args.out))
         elif args.command == "benchmark":
             from trainer.benchmark import benchmark, table
 
@@ -76,7 +85,15 @@ def _retrain(args) -> int:
     from trainer.retrain import retrain
 
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # the app's Cancel: stop cleanly, clean up
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # stop cleanly and clean up
+    if args.json_progress:  # started by the app: its Cancel writes "cancel" (a signal can't on Windows)
+        def watch_stdin() -> None:
+            for line in sys.stdin or ():
+                if line.strip() == "cancel":
+                    stop.set()
+                    return
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
     bundled = args.bundled or Path(__file__).resolve().parent.parent / "model_assets"
 
     def progress(event: dict) -> None:

@@ -62,8 +62,10 @@ def benchmark(teacher_dir: str | Path, student_dir: str | Path, *, threads: int 
             round(sum(p.numel() for p in teacher.parameters()) * 4 / 1e6, 2),
             sum(p.numel() for p in teacher.parameters()))
     int8 = load_tagger(student_dir, threads=threads)
-    fp32_student = student_dir.parent / "student-kd"
-    if (fp32_student / "model.safetensors").is_file():
+    # the torch student beside the INT8 one: "student-kd" in a build folder, "student" in model_assets
+    fp32_student = next((student_dir.parent / name for name in ("student-kd", "student")
+                         if (student_dir.parent / name / "model.safetensors").is_file()), None)
+    if fp32_student is not None:
         student, scfg = load_model(fp32_student)
         measure("student fp32 (torch)", torch_tagger(student, scfg, fp32_student / "tokenizer.json"),
                 folder_mb(fp32_student), sum(p.numel() for p in student.parameters()))

@@ -31,9 +31,16 @@ def load_any_tagger(folder: str | Path) -> Tagger:
     return torch_tagger(model, config, folder / "tokenizer.json")
 
 
-def evaluate_files(model_dir: str | Path, files: list[str | Path]) -> dict:
+def evaluate_files(model_dir: str | Path, files: list[str | Path], *, test_split_of: str | Path | None = None) -> dict:
+    """Score on annotated files, and/or on the seeded test part of a HealthNER folder (as the build splits it)."""
     tagger = load_any_tagger(model_dir)
     docs: list[Document] = []
     for path in files:
         docs.extend(load_documents(path, labels=tagger.entity_types))
+    if test_split_of is not None:
+        from trainer.data import load_dataset, split_dataset
+
+        docs.extend(split_dataset(load_dataset(test_split_of)).test)
+    if not docs:
+        raise ValueError("nothing to evaluate: give --data FILE or --test-split DIR")
     return evaluate_tagger(tagger, docs)

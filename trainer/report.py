@@ -14,6 +14,18 @@ from trainer.model import load_model, torch_tagger
 ROWS = (("teacher", "Teacher (12 layers, fp32)"), ("student-nokd", "Student without KD (4 layers, fp32)"),
         ("student-kd", "Student with KD (4 layers, fp32)"), ("student-int8", "INT8 student (ONNX Runtime, shipped)"))
 
+LIMITATIONS = [
+    "## Intended use and limitations", "",
+    "- The models suggest entities for a clinician to review; they are not a diagnosis tool and are wrong",
+    "  often enough (see the strict F1 above) that every suggestion needs a human look before it is trusted.",
+    "- Training text is consumer health questions and answers (Bangla, Banglish, some English), not clinical",
+    "  notes; expect lower accuracy on hospital notes until the model is retrained on the clinic's reviewed",
+    "  documents (Model > Retrain in the app).",
+    "- Strict (exact-boundary) scores are lowest for Symptom and Health Condition, whose spans are long and",
+    "  inconsistently delimited in the data; low-confidence suggestions are marked in the app.",
+    "",
+]
+
 
 def write_report(work: Path, split: Split, *, out_dir: Path, build_seconds: float) -> dict:
     metrics = {}
@@ -74,6 +86,7 @@ def model_card(report: dict, work: Path) -> str:
               f"- Recipes: teacher {json.dumps(teacher_cfg['training'].get('recipe'))}; "
               f"student {json.dumps(student_cfg['training'].get('recipe'))}.",
               f"- Build time: {report['build_seconds'] / 60:.0f} minutes.", "",
+              *LIMITATIONS,
               "## Licences and citation", "",
               "- Base encoder: multilingual-e5-small, MIT licence (Wang et al., 2024, intfloat).",
               "- Training data: Bangla-HealthNER, CC BY-NC-SA 4.0. Cite: Alvi Khan, Fida Kamal, Nuzhat Nower,",

@@ -54,7 +54,13 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_menus()
         self.refresh_documents()
+        if self.documents.rows:  # reopen at the top of the list (the newest document)
+            self.show_document(self.documents.rows[0].id)
+            self.refresh_documents()  # selects its row
         self._load_model()
+        # start with focus away from the filter box, so a first Ctrl+V pastes a new document
+        # instead of filtering the (empty) list
+        self.document_table.setFocus()
 
     # -- construction -----------------------------------------------------
     def _build_widgets(self) -> None:
@@ -81,9 +87,9 @@ class MainWindow(QMainWindow):
         center = QWidget()
         lay = QVBoxLayout(center)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.legend)
-        lay.addWidget(self.placeholder)
-        lay.addWidget(self.view)
+        lay.addWidget(self.legend, 0, Qt.AlignmentFlag.AlignTop)
+        lay.addWidget(self.placeholder, 1)
+        lay.addWidget(self.view, 1)
 
         self.entities = EntityTableModel()
         self.entity_table = self._table(self.entities)
@@ -93,7 +99,7 @@ class MainWindow(QMainWindow):
         for widget, stretch in ((left, 2), (center, 5), (self.entity_table, 3)):
             splitter.addWidget(widget)
             splitter.setStretchFactor(splitter.count() - 1, stretch)
-        splitter.setSizes([300, 620, 360])
+        splitter.setSizes([380, 560, 340])
         self.setCentralWidget(splitter)
         self.model_label = QLabel("loading model…")
         self.counts_label = QLabel()
@@ -107,8 +113,12 @@ class MainWindow(QMainWindow):
         table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.verticalHeader().hide()
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        table.horizontalHeader().setStretchLastSection(True)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # the first column (title, entity text) takes the spare width and is elided, so the short
+        # columns (status, type, confidence) stay visible without a horizontal scroll bar
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
         return table
 
     def _action(self, menu: QMenu, text: str, slot, shortcut: str | QKeySequence | None = None) -> QAction:
@@ -283,7 +293,9 @@ class MainWindow(QMainWindow):
         except MederError as exc:
             self.statusBar().showMessage(str(exc), 6000)
             return None
-        if change is not None:
+        if change is None:
+            self.statusBar().showMessage("Nothing to change", 3000)
+        else:
             self.statusBar().showMessage(change.description.capitalize(), 3000)
             if change.document_id != self.current_id:
                 self.current_id = change.document_id
@@ -292,6 +304,9 @@ class MainWindow(QMainWindow):
             else:
                 self._refresh_entities()
                 self.refresh_documents()
+            if self.view.selected_id is not None and self.entities.row_of(self.view.selected_id) is None:
+                # the selected entity was replaced (relabel, resize, accept make a new row): follow it
+                self._on_entity_clicked(change.added[0] if len(change.added) == 1 else -1)
         self._refresh_undo()
         return change
 
@@ -334,7 +349,10 @@ class MainWindow(QMainWindow):
             self._edit(partial(self.repo.mark_all_occurrences, self.view.selected_id))
 
     def mark_reviewed(self) -> None:
-        if self.current_id is not None and self._edit(lambda: self.repo.set_reviewed(self.current_id, True)) is not None:
+        if self.current_id is None:
+            return
+        self._edit(lambda: self.repo.set_reviewed(self.current_id, True))
+        if self.repo.document(self.current_id).reviewed:  # also when it already was: move on
             self.goto_unreviewed(False)
 
     def mark_unreviewed(self) -> None:
@@ -469,10 +487,19 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, f"Export {names[suffix]}", f"entities{suffix}",
                                               f"{names[suffix]} (*{suffix})")
         if path:
-            path = Path(path).with_suffix(suffix)
+            self.export_to(Path(path).with_suffix(suffix))
+
+    def export_to(self, path: Path) -> None:
+        """Write the export in the background; the file appears only once it is complete."""
+        def work(progress, cancelled):
             try:
-                count = export(self.repo, path)
+                return export(self.repo, path, progress=lambda a, b: progress(a, b, f"exporting to {path.name}"),
+                              cancelled=cancelled)
             except (OSError, ValueError) as exc:
-                QMessageBox.warning(self, "Export failed", str(exc))
-                return
-            self.statusBar().showMessage(f"Exported {count} documents to {path}", 6000)
+                raise MederError(f"{path}: {exc}") from None
+
+        run_in_background(
+            self, work, title=f"Exporting to {path.name}",
+            on_success=lambda count: self.statusBar().showMessage(f"Exported {count} documents to {path}", 6000),
+            on_failure=lambda m: QMessageBox.warning(self, "Export failed", m),
+            on_cancel=lambda: self.statusBar().showMessage("Export cancelled; no file was written", 5000))

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QProcess, Signal
+from PySide6.QtCore import QProcess, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -140,16 +140,23 @@ class RetrainDialog(QDialog):
     def _on_cancel(self) -> None:
         if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
             self.stage.setText("Cancelling…")
-            self.process.terminate()  # the trainer stops at the next step and removes its files
-            if not self.process.waitForFinished(15000):
-                self.process.kill()  # leftovers are removed at the next start
+            self.cancel_button.setEnabled(False)
+            # the trainer stops at its next step and removes its files; one that doesn't answer within
+            # 20 s is killed (its leftovers are removed at the next start)
+            self.process.write(b"cancel\n")
+            QTimer.singleShot(20000, self, self._kill_if_running)
             return
         self.reject()
+
+    def _kill_if_running(self) -> None:
+        if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
+            self.process.kill()
 
     def _on_finished(self, code: int, _status) -> None:
         self.bar.setRange(0, 1)
         self.bar.setValue(1)
         self.cancel_button.setText("Close")
+        self.cancel_button.setEnabled(True)
         self.process = None
         if self.report is not None:
             self.stage.setText(self.report["decision"])

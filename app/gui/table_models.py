@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
 from engine.storage import StoredDocument, StoredEntity
 
 ROOT = QModelIndex()
+
+
+def local_time(stamp: str) -> str:
+    """Stored UTC ISO time -> the clinic's local day and time, e.g. '25 Nov 19:09'."""
+    try:
+        return datetime.fromisoformat(stamp).astimezone().strftime("%d %b %H:%M")
+    except ValueError:
+        return stamp
 
 
 class _RecordTableModel(QAbstractTableModel):
@@ -47,7 +57,7 @@ class DocumentTableModel(_RecordTableModel):
         d = self.rows[index.row()]
         if role == Qt.ItemDataRole.ToolTipRole:
             return d.text[:300]
-        return (d.title, d.created[:16].replace("T", " "), "reviewed" if d.reviewed else "unreviewed",
+        return (d.title, local_time(d.created), "reviewed" if d.reviewed else "unreviewed",
                 d.entity_count)[index.column()]
 
 

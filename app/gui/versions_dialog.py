@@ -1,9 +1,19 @@
-"""Model › Versions…: every model with its date and scores; activate any one."""
+"""Model › Versions…: every model with its date and scores; activate (roll back to) or discard any one."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
 
+from app.gui.table_models import local_time
+from engine.errors import ModelError
 from engine.model_registry import ModelRegistry
 
 
@@ -18,9 +28,12 @@ class VersionsDialog(QDialog):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         activate = QPushButton("Activate selected")
         activate.clicked.connect(self._on_activate)
+        self.delete_button = QPushButton("Delete selected…")
+        self.delete_button.clicked.connect(self._on_delete)
         close = QPushButton("Close")
         close.clicked.connect(self.accept)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.delete_button)
         buttons.addStretch()
         buttons.addWidget(activate)
         buttons.addWidget(close)
@@ -40,15 +53,38 @@ class VersionsDialog(QDialog):
                       if held else "bundled (see model card)")
             counts = v.report.get("counts", {})
             data = f"{counts.get('reviewed', 0)} reviewed, {counts.get('unreviewed', 0)} unreviewed" if counts else ""
-            for col, text in enumerate([v.version, v.created[:16].replace("T", " "), scores, data,
+            for col, text in enumerate([v.version, local_time(v.created) if v.created else "", scores, data,
                                         "✔" if v.version == active else ""]):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
 
-    def _on_activate(self) -> None:
+    def selected_version(self) -> str | None:
         row = self.table.currentRow()
-        if row >= 0:
-            version = self.table.item(row, 0).text()
-            self.registry.activate(version)
+        return self.table.item(row, 0).text() if row >= 0 else None
+
+    def _on_activate(self) -> None:
+        version = self.selected_version()
+        if version is not None:
+            try:
+                self.registry.activate(version)
+            except ModelError as exc:
+                QMessageBox.warning(self, "Cannot activate", str(exc))
+                return
             self.on_activate()
             self.refresh()
+
+    def _on_delete(self, *, confirm: bool = True) -> None:
+        """Discard a retrained version (never the bundled or the active one)."""
+        version = self.selected_version()
+        if version is None:
+            return
+        if confirm and QMessageBox.question(
+                self, "Delete model version", f"Delete model version {version}? Its files are removed; your "
+                "documents and corrections are not touched.") != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self.registry.delete(version)
+        except ModelError as exc:
+            QMessageBox.information(self, "Cannot delete", str(exc))
+            return
+        self.refresh()

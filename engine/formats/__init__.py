@@ -7,6 +7,7 @@ and, where it applies, the line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from engine.formats import conll, healthner, jsonl
 from engine.spans import Document
 
 ANNOTATED_SUFFIXES = (".json", ".jsonl", ".conll")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def read_text_file(path: str | Path) -> str:
@@ -49,8 +51,16 @@ def read_text_file(path: str | Path) -> str:
 
 
 def _looks_like_text(text: str) -> bool:
+    """Plausible UTF-16 without a byte-order mark: printable, and mostly in the scripts we expect.
+
+    Any even-length 8-bit file (cp1252, Bijoy ANSI...) also decodes as UTF-16, into CJK-looking
+    nonsense; real notes are Bengali, Latin, digits, punctuation and spaces.
+    """
+    if not text:
+        return False
     visible = sum(1 for ch in text if ch.isprintable() or ch in "\r\n\t")
-    return visible >= 0.97 * len(text)
+    expected = sum(1 for ch in text if ord(ch) < 0x0250 or 0x0980 <= ord(ch) <= 0x09FF or 0x2000 <= ord(ch) <= 0x206F)
+    return visible >= 0.97 * len(text) and expected >= 0.9 * len(text)
 
 
 def load_documents(path: str | Path, *, labels: Collection[str] | None = None) -> list[Document]:
@@ -77,6 +87,9 @@ def load_documents(path: str | Path, *, labels: Collection[str] | None = None) -
         docs = conll.parse(text, path)
     else:
         raise FormatError(path, f"unknown annotated format {suffix!r}; expected one of .json, .jsonl, .conll")
+    for doc in docs:  # JSON can carry lone surrogates (\ud83d), which no database or workbook can store
+        if _SURROGATE.search(doc.text):
+            raise FormatError(path, "the text contains an invalid character (a lone UTF-16 surrogate)", doc.line)
     if labels is not None:
         check_labels(docs, labels, path)
     return docs

@@ -56,6 +56,9 @@ def parse(text: str, path: str | Path) -> list[Document]:
         tags = item["labels"]
         if len(tokens) != len(tags):
             raise FormatError(path, f"{len(tokens)} tokens but {len(tags)} labels", line)
+        bad = next((t for t in tags if not isinstance(t, str)), None)
+        if bad is not None:
+            raise FormatError(path, f"a label must be an IOB2 tag string such as 'B-Medicine', got {bad!r}", line)
         try:
             for tag in tags:
                 parse_tag(tag)

@@ -13,7 +13,8 @@ from engine.spans import Document, Entity
 def parse_doccano(text: str, path: str | Path) -> list[Document]:
     """One JSON object per line: ``{"text": ..., "label": [[start, end, type], ...]}``."""
     docs = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # lines end at "\n" only: a text may hold U+2028, U+0085... which str.splitlines() would cut at
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -22,7 +23,8 @@ def parse_doccano(text: str, path: str | Path) -> list[Document]:
             raise FormatError(path, f"this line is not JSON ({exc.msg})", number) from None
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
             raise FormatError(path, 'expected an object with a "text" string', number)
-        raw = item.get("label", item.get("labels", []))
+        # "label" (doccano sequence labelling), "labels", or "entities" (relation projects)
+        raw = item.get("label", item.get("labels", item.get("entities", [])))
         if not isinstance(raw, list):
             raise FormatError(path, '"label" must be a list of [start, end, type]', number)
         entities = []
@@ -43,13 +45,20 @@ def parse_label_studio(text: str, path: str | Path) -> list[Document]:
         if not isinstance(body, str):
             raise FormatError(path, 'expected a task with "data": {"text": ...}', line)
         entities = []
-        annotations = [a for a in task.get("annotations", []) if not a.get("was_cancelled")]
-        for result in (annotations[-1].get("result", []) if annotations else []):
-            value = result.get("value", {})
-            if result.get("type") not in (None, "labels") or "start" not in value:
+        annotations = task.get("annotations") or []
+        if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+            raise FormatError(path, '"annotations" must be a list of objects', line)
+        annotations = [a for a in annotations if not a.get("was_cancelled")]
+        results = annotations[-1].get("result") or [] if annotations else []
+        for result in results if isinstance(results, list) else []:
+            value = result.get("value") if isinstance(result, dict) else None
+            if not isinstance(value, dict) or result.get("type") not in (None, "labels") or "start" not in value:
                 continue
-            for label in value.get("labels", [])[:1]:
-                entities.append(_entity([value["start"], value["end"], label], body, path, line))
+            labels = value.get("labels")
+            if not isinstance(labels, list):
+                raise FormatError(path, f'"labels" must be a list of entity types, got {labels!r}', line)
+            for label in labels[:1]:
+                entities.append(_entity([value.get("start"), value.get("end"), label], body, path, line))
         docs.append(Document(body, _no_overlaps(entities, path, line), line=line))
     return docs
 
@@ -60,9 +69,12 @@ def _entity(span: object, text: str, path: str | Path, line: int) -> Entity:
     start, end, label = span[0], span[1], span[2]
     if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
         raise FormatError(path, f"span [{start}, {end}) is outside the text (length {len(text)})", line)
-    if not isinstance(label, str) or not label.strip():
-        raise FormatError(path, f"entity type must be a non-empty string, got {label!r}", line)
-    return Entity(start, end, label)
+    if not isinstance(label, str) or not label.strip() or label == "O" or label.startswith(("B-", "I-")):
+        raise FormatError(path, f"entity type must be a type name such as 'Medicine', got {label!r}", line)
+    try:
+        return Entity(start, end, label)
+    except ValueError as exc:
+        raise FormatError(path, str(exc), line) from None
 
 
 def _no_overlaps(entities: list[Entity], path: str | Path, line: int) -> list[Entity]:

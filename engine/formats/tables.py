@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from engine.errors import FormatError
 from engine.formats import read_text_file
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+EXCEL_CELL_LIMIT = 32767
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")  # what xlsx XML cannot carry
 
 
 def read_table(path: str | Path) -> tuple[list[str], list[list[str]]]:
@@ -26,12 +29,22 @@ def read_table(path: str | Path) -> tuple[list[str], list[list[str]]]:
     text = read_text_file(path)
     if not text.strip():
         raise FormatError(path, "the file is empty")
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+    rows = [row for row in csv.reader(io.StringIO(text), delimiter=_delimiter(text)) if any(c.strip() for c in row)]
+    if not rows:
+        raise FormatError(path, "the file has no rows with text")
     return [c.strip() for c in rows[0]], rows[1:]
+
+
+def _delimiter(text: str) -> str:
+    """The delimiter is the one the header line uses (tab, semicolon or comma).
+
+    Notes are full of commas, so guessing from the body (csv.Sniffer) splits the text column of a
+    one-column file, and fails on quoted multi-line cells; a header names its columns plainly.
+    """
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    counts = {d: header.count(d) for d in ("\t", ";", ",")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else "\x1f"  # one column: a separator that text never holds
 
 
 def _read_xlsx(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -79,8 +92,18 @@ def table_texts(path: str | Path, column: str | int | None = None) -> list[tuple
 
 
 def safe_cell(value: object) -> tuple[object, bool]:
-    """(value, needs_quote_prefix): text that Excel would treat as a formula is kept as text."""
-    return value, isinstance(value, str) and value.startswith(FORMULA_START)
+    """(value, needs_quote_prefix): text that Excel would treat as a formula is kept as text.
+
+    Control characters that a worksheet cannot hold (a form feed pasted from a PDF, say) become spaces,
+    so character offsets into the text stay right; text past Excel's cell limit is cut with a note.
+    """
+    if not isinstance(value, str):
+        return value, False
+    value = _ILLEGAL.sub(" ", value)
+    if len(value) > EXCEL_CELL_LIMIT:
+        note = f" … [cut: {len(value):,} characters in all; export JSONL for the full text]"
+        value = value[:EXCEL_CELL_LIMIT - len(note)] + note
+    return value, value.startswith(FORMULA_START)
 
 
 def write_workbook(path: str | Path, documents: list[dict], entities: list[dict]) -> None:
