@@ -57,7 +57,8 @@ PRESETS = {
     "quick": Preset(Recipe(epochs=2, batch_size=16, lr_encoder=5e-5, lr_head=1e-3),
                     Recipe(epochs=3, batch_size=32, lr_encoder=1e-4, lr_head=1e-3, kd_alpha=0.5, temperature=1.0),
                     replay_factor=1.0, oversample=2),
-    "full": Preset(Recipe(epochs=4, batch_size=32, lr_encoder=5e-5, lr_head=1e-3),
+    # teacher batches of 16: batches of 32 windows of 128 pieces took the trainer past 5 GB
+    "full": Preset(Recipe(epochs=4, batch_size=16, lr_encoder=5e-5, lr_head=1e-3),
                    Recipe(epochs=6, batch_size=32, lr_encoder=2e-4, lr_head=2e-3, kd_alpha=0.5, temperature=1.0),
                    replay_factor=1e9, oversample=2),
 }

@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
         for widget, stretch in ((left, 2), (center, 5), (self.entity_table, 3)):
             splitter.addWidget(widget)
             splitter.setStretchFactor(splitter.count() - 1, stretch)
-        splitter.setSizes([380, 560, 340])
+        splitter.setSizes([340, 500, 440])
         self.setCentralWidget(splitter)
         self.model_label = QLabel("loading model…")
         self.counts_label = QLabel()

@@ -62,7 +62,7 @@ class DocumentTableModel(_RecordTableModel):
 
 
 class EntityTableModel(_RecordTableModel):
-    COLUMNS = ("Text", "Type", "Confidence", "Source", "Start–End")
+    COLUMNS = ("Text", "Type", "Conf.", "Source", "Start–End")
 
     def __init__(self) -> None:
         super().__init__()
@@ -74,9 +74,12 @@ class EntityTableModel(_RecordTableModel):
         self.endResetModel()
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
+        if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
         e = self.rows[index.row()]
+        if role == Qt.ItemDataRole.ToolTipRole:  # the whole entity, when the column elides it
+            return f"{self.text[e.start:e.end]} — {e.label}"
         confidence = "" if e.confidence is None else f"{e.confidence:.2f}"
-        source = e.source if e.status == "accepted" or e.source == "human" else "model (suggested)"
+        # "suggested": the model's, not yet accepted; "model": a suggestion the user accepted
+        source = e.source if e.status == "accepted" or e.source == "human" else "suggested"
         return (self.text[e.start:e.end], e.label, confidence, source, f"{e.start}–{e.end}")[index.column()]
