@@ -74,22 +74,37 @@ class CRFDecoder:
 
     def viterbi(self, emissions: np.ndarray) -> list[int]:
         """Best tag index per position. ``emissions``: (seq_len, num_tags)."""
+        return self._viterbi(self._check(emissions))
+
+    def decode(self, emissions: np.ndarray) -> tuple[list[int], list[tuple[int, int, float]]]:
+        """:meth:`viterbi` and :meth:`span_confidences` of that path in one call (validates once)."""
         emissions = self._check(emissions)
+        path = self._viterbi(emissions)
+        return path, self._span_confidences(emissions, path)
+
+    def _viterbi(self, emissions: np.ndarray) -> list[int]:
         length = emissions.shape[0]
         if length == 0:
             return []
-        into = self._into
-        rows = np.arange(self.num_tags)
-        score = self.start + emissions[0]  # shape: (num_tags,)
+        # candidates[t - 1, to, from]: transitions plus the emission at t, built for all t at once; each
+        # step then adds the previous scores in place and keeps the best `from` per `to`
+        candidates = self._into + emissions[1:, :, None]  # (seq_len - 1, to, from)
+        flat = candidates.reshape(length - 1, self.num_tags * self.num_tags)
+        row_start = np.arange(self.num_tags) * self.num_tags
         history = np.empty((length - 1, self.num_tags), dtype=np.intp)
-        for t in range(1, length):
-            candidates = into + score  # (to, from)
-            best = candidates.argmax(axis=1)
-            history[t - 1] = best
-            score = candidates[rows, best] + emissions[t]
-        path = [int((score + self.end).argmax())]
+        score = self.start + emissions[0]  # shape: (num_tags,)
+        for t in range(length - 1):
+            step = candidates[t]
+            step += score
+            best = step.argmax(axis=1)
+            history[t] = best
+            score = flat[t][row_start + best]
+        back = history.tolist()
+        tag = int((score + self.end).argmax())
+        path = [tag]
         for t in range(length - 2, -1, -1):
-            path.append(int(history[t, path[-1]]))
+            tag = back[t][tag]
+            path.append(tag)
         return path[::-1]
 
     def forward_backward(self, emissions: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -101,7 +116,9 @@ class CRFDecoder:
         normaliser now and then), which is exact and several times faster than
         log-sum-exp at each step.
         """
-        emissions = self._check(emissions)
+        return self._forward_backward(self._check(emissions))
+
+    def _forward_backward(self, emissions: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         length = emissions.shape[0]
         if length == 0:
             return np.empty_like(emissions), np.empty_like(emissions), 0.0
@@ -118,14 +135,15 @@ class CRFDecoder:
         beta_p = np.empty_like(emissions)
         alpha_extra = [0.0] * length
         beta_extra = [0.0] * length
+        # step[t - 1] = exp(transitions) scaled by the emissions at t: one matrix-vector product per word
+        step = trans * emit[1:, None, :]  # (seq_len - 1, from, to)
         a = alpha_p[0]
         np.multiply(np.exp(self.start - start_max), emit[0], out=a)
         extra = budget = 0.0
         for t in range(length):
             if t:
-                np.dot(a, trans, out=alpha_p[t])
+                np.dot(a, step[t - 1], out=alpha_p[t])
                 a = alpha_p[t]
-                a *= emit[t]
             budget += shrink[t]
             if t % _RESCALE == 0 or budget > _MAX_SHRINK:
                 budget = 0.0
@@ -138,7 +156,7 @@ class CRFDecoder:
         extra, budget = float(end_max), 0.0
         for t in range(length - 1, -1, -1):
             if t < length - 1:
-                np.dot(trans, emit[t + 1] * b, out=beta_p[t])
+                np.dot(step[t], b, out=beta_p[t])
                 b = beta_p[t]
                 extra += top + shift[t + 1]
                 budget += shrink[t + 1]
@@ -166,8 +184,10 @@ class CRFDecoder:
         The probability is exact: the chance, over all tag sequences, that the
         sequence tags exactly this span (same type, same start, same end).
         """
-        emissions = self._check(emissions)
-        alpha, beta, log_z = self.forward_backward(emissions)
+        return self._span_confidences(self._check(emissions), path)
+
+    def _span_confidences(self, emissions: np.ndarray, path: list[int]) -> list[tuple[int, int, float]]:
+        alpha, beta, log_z = self._forward_backward(emissions)
         spans = []
         length = len(path)
         t = 0

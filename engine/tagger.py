@@ -99,9 +99,9 @@ class Tagger:
     def _decode(self, words: list[Word], emissions: np.ndarray) -> list[Entity]:
         if not words:
             return []
-        path = self.decoder.viterbi(emissions)
+        path, spans = self.decoder.decode(emissions)
         entities = []
-        for first, last, p in self.decoder.span_confidences(emissions, path):
+        for first, last, p in spans:
             label = self.decoder.tags[path[first]][2:]
             entities.append(Entity(words[first].start, words[last].end, label, round(p, 4)))
         return entities

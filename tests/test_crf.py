@@ -30,7 +30,7 @@ def all_paths(dec: CRFDecoder, emissions: np.ndarray):
 @pytest.mark.parametrize("seed", range(6))
 def test_viterbi_matches_brute_force_and_is_valid(seed):
     dec = decoder(seed)
-    emissions = np.random.default_rng(100 + seed).normal(size=(5, len(TAGS))) * 3
+    emissions = np.random.default_rng(100 + seed).normal(size=(1 + seed % 5, len(TAGS))) * 3
     best = max(all_paths(dec, emissions), key=lambda ps: ps[1])[0]
     assert dec.viterbi(emissions) == list(best)
 
@@ -70,6 +70,7 @@ def test_marginals_and_span_confidence_match_brute_force(seed):
             closed = last + 1 == len(tags) or tags[last + 1] != f"I-{kind}"
             expected += p if inside and closed else 0.0
         assert conf == pytest.approx(expected, abs=1e-9)
+    assert dec.decode(emissions) == (best, dec.span_confidences(emissions, best))
 
 
 def test_long_sequences_stay_finite():

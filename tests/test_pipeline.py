@@ -69,6 +69,25 @@ def test_int8_export_agrees_with_torch(trained, tmp_path):
     assert (q.argmax(-1) == ref.argmax(-1)).mean() > 0.9
 
 
+def test_onnx_export_has_static_attention_reshapes_and_handles_padded_batches(trained, tmp_path):
+    import onnx
+
+    folder, _, _ = trained
+    model, config = load_model(folder)
+    graph = onnx.load(str(export_onnx(model, tmp_path / "fp32.onnx"))).graph
+    static = {i.name for i in graph.initializer if i.name.endswith("_static_shape")}
+    reshapes = [n for n in graph.node if n.op_type == "Reshape" and n.input[1] in static]
+    assert len(reshapes) == 4 * config.encoder["num_hidden_layers"]  # query, key, value, merged heads
+    ids = torch.randint(5, 40, (3, 11))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    mask[2, 2:] = 0
+    with torch.no_grad():
+        ref = model(ids, mask).numpy()
+    got = OnnxEmissions(tmp_path / "fp32.onnx").emissions(ids.numpy(), mask.numpy())
+    np.testing.assert_allclose(got, ref, atol=1e-4)
+
+
 def test_distilled_student_learns_from_teacher(trained, tmp_path):
     folder, tok, examples = trained
     teacher, config = load_model(folder)
