@@ -17,6 +17,7 @@ from tokenizers import Tokenizer
 from engine.text import model_form
 
 MAX_PIECES_PER_WORD = 16  # longer "words" are URLs or noise; the first pieces suffice
+_CACHE_WORDS = 200_000  # distinct words remembered (a few tens of MB at most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class SubwordTokenizer:
             raise ValueError(f"tokenizer lacks special tokens {missing}")
         self.cls_id, self.sep_id = vocab["<s>"], vocab["</s>"]
         self.pad_id, self.unk_id = vocab["<pad>"], vocab["<unk>"]
+        self._cache: dict[str, tuple[int, ...]] = {}
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs) -> SubwordTokenizer:
@@ -60,17 +62,30 @@ class SubwordTokenizer:
     def vocab_size(self) -> int:
         return self._tok.get_vocab_size()
 
-    def pieces(self, words: list[str]) -> list[list[int]]:
-        """Piece ids of each word (at least one: ``<unk>`` if it has none)."""
-        if not words:
-            return []
-        enc = self._tok.encode([model_form(w) for w in words], is_pretokenized=True, add_special_tokens=False)
-        out: list[list[int]] = [[] for _ in words]
-        for piece, word in zip(enc.ids, enc.word_ids):
-            if word is not None:
-                out[word].append(piece)
+    def pieces(self, words: list[str]) -> list[tuple[int, ...]]:
+        """Piece ids of each word (at least one: ``<unk>`` if it has none).
+
+        A word's pieces do not depend on its neighbours (each is encoded on its
+        own), so they are cached by word: clinical text repeats its vocabulary,
+        and the cache takes the tokenizer call off most of a note's words.
+        """
+        cache = self._cache
+        out = [cache.get(w) for w in words]
+        missing = [i for i, p in enumerate(out) if p is None]
+        if not missing:
+            return out  # type: ignore[return-value]
+        enc = self._tok.encode([model_form(words[i]) for i in missing], is_pretokenized=True,
+                               add_special_tokens=False)
+        fresh: list[list[int]] = [[] for _ in missing]
+        for piece, k in zip(enc.ids, enc.word_ids):
+            if k is not None:
+                fresh[k].append(piece)
+        if len(cache) + len(missing) > _CACHE_WORDS:
+            cache.clear()
         cap = min(MAX_PIECES_PER_WORD, self.max_length - 2)
-        return [p[:cap] or [self.unk_id] for p in out]
+        for i, ids in zip(missing, fresh):
+            out[i] = cache[words[i]] = tuple(ids[:cap]) or (self.unk_id,)
+        return out  # type: ignore[return-value]
 
     def windows(self, words: list[str]) -> list[Window]:
         """Cover all ``words`` with overlapping windows; empty input gives none."""

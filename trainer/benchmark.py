@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +18,24 @@ from trainer.export import write_onnx_folder
 from trainer.model import load_model, torch_tagger
 
 
-def _median_ms(fn, runs: int, warmup: int = 5) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return round(statistics.median(times), 3)
+def _interleaved_medians(jobs: dict[tuple[str, str], Callable[[], object]], runs: int, *, block: int = 5,
+                         warmup: int = 5) -> dict[tuple[str, str], float]:
+    """Median ms of each job over ``runs`` calls, taken in interleaved rounds of ``block`` calls per job.
+
+    Interleaving makes slow drifts of the machine (frequency, neighbours) hit every model alike, so the
+    ratios between them are stable from one run to the next; blocks keep each model's weights warm.
+    """
+    for fn in jobs.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[tuple[str, str], list[float]] = {key: [] for key in jobs}
+    for _ in range(max(1, -(-runs // block))):
+        for key, fn in jobs.items():
+            for _ in range(block):
+                start = time.perf_counter()
+                fn()
+                times[key].append((time.perf_counter() - start) * 1000)
+    return {key: round(statistics.median(values[:runs]), 3) for key, values in times.items()}
 
 
 def folder_mb(folder: Path) -> float:
@@ -47,15 +57,15 @@ def benchmark(teacher_dir: str | Path, student_dir: str | Path, *, threads: int 
     rows = {}
     words = split_words(text)
 
+    jobs: dict[tuple[str, str], Callable[[], object]] = {}
+
     def measure(name: str, tagger, size_mb: float, params: int) -> None:
         window = tagger.tokenizer.windows([w.text for w in words])[0]
         ids = np.array([window.input_ids], dtype=np.int64)
         mask = np.ones_like(ids)
-        rows[name] = {
-            "forward_ms": _median_ms(lambda: tagger.model.emissions(ids, mask), runs),
-            "end_to_end_ms": _median_ms(lambda: tagger.tag(text), runs),
-            "parameters": params, "size_mb": size_mb, "pieces": int(ids.shape[1]),
-        }
+        jobs[name, "forward_ms"] = lambda: tagger.model.emissions(ids, mask)
+        jobs[name, "end_to_end_ms"] = lambda: tagger.tag(text)
+        rows[name] = {"parameters": params, "size_mb": size_mb, "pieces": int(ids.shape[1])}
 
     teacher, tcfg = load_model(teacher_dir)
     measure("teacher fp32 (torch)", torch_tagger(teacher, tcfg, teacher_dir / "tokenizer.json"),
@@ -73,8 +83,10 @@ def benchmark(teacher_dir: str | Path, student_dir: str | Path, *, threads: int 
         onnx_teacher = write_onnx_folder(teacher, tcfg, teacher_dir / "tokenizer.json", Path(tmp) / "t", int8=False)
         measure("teacher fp32 (onnxruntime)", load_tagger(onnx_teacher, threads=threads), folder_mb(onnx_teacher),
                 _onnx_params(onnx_teacher / "model.onnx"))
-    measure("student int8 (onnxruntime, as shipped)", int8, folder_mb(student_dir),
-            _onnx_params(student_dir / "model.onnx"))
+        measure("student int8 (onnxruntime, as shipped)", int8, folder_mb(student_dir),
+                _onnx_params(student_dir / "model.onnx"))
+        for (name, kind), ms in _interleaved_medians(jobs, runs).items():
+            rows[name][kind] = ms
     base = rows["teacher fp32 (torch)"]
     ship = rows["student int8 (onnxruntime, as shipped)"]
     return {
@@ -86,7 +98,7 @@ def benchmark(teacher_dir: str | Path, student_dir: str | Path, *, threads: int 
 
 
 def table(result: dict) -> str:
-    lines = [f"batch 1, {result['threads']} thread(s), {result['words']} words, median of {result['runs']} runs",
+    lines = [f"batch 1, {result['threads']} thread(s), {result['words']} words, median of {result['runs']} runs each (interleaved rounds of 5)",
              f"{'model':42} {'forward ms':>11} {'text->spans ms':>15} {'params':>12} {'size MB':>9}"]
     for name, r in result["models"].items():
         lines.append(f"{name:42} {r['forward_ms']:>11.2f} {r['end_to_end_ms']:>15.2f} "
