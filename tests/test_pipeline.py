@@ -146,3 +146,17 @@ def test_long_text_is_windowed_and_spans_merge(trained, tmp_path):
     entities = tagger.tag(text)
     assert len(entities) >= 2 * text.count("নাপা") * 0.9
     assert all(a.end <= b.start for a, b in zip(entities, entities[1:]))
+
+
+def test_benchmark_reports_every_model_and_the_shipped_ratio(tiny_bundle):
+    from trainer.benchmark import benchmark, table
+
+    result = benchmark(tiny_bundle / "teacher", tiny_bundle / "student-int8", runs=6)
+    rows = result["models"]
+    assert list(rows) == ["teacher fp32 (torch)", "student fp32 (torch)", "teacher fp32 (onnxruntime)",
+                          "student int8 (onnxruntime, as shipped)"]
+    for row in rows.values():
+        assert row["forward_ms"] > 0 and row["end_to_end_ms"] > 0 and row["parameters"] > 0
+    teacher, int8 = rows["teacher fp32 (torch)"], rows["student int8 (onnxruntime, as shipped)"]
+    assert result["speedup_int8_vs_teacher"] == round(teacher["end_to_end_ms"] / int8["end_to_end_ms"], 2)
+    assert "INT8 student vs fp32 torch teacher" in table(result)

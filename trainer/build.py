@@ -84,6 +84,8 @@ def build(data_dir: Path, out_dir: Path, work: Path, config: BuildConfig | None 
     torch.set_num_threads(os.cpu_count() or 1)
     stages = Stages(work)
     started = time.monotonic()
+    resumed = [name for name in ("base", "vocab", "teacher", "student-nokd", "student-kd", "student-int8")
+               if stages.done(name)]
     docs = load_dataset(data_dir)
     split = split_dataset(docs, seed=config.seed)
     tags = tag_set(split.train)
@@ -164,7 +166,7 @@ def build(data_dir: Path, out_dir: Path, work: Path, config: BuildConfig | None 
         stages.finish("student-int8")
 
     from trainer.report import write_report
-    report = write_report(work, split, out_dir=out_dir, build_seconds=time.monotonic() - started)
+    report = write_report(work, split, out_dir=out_dir, build_seconds=time.monotonic() - started, resumed=resumed)
     publish(work, out_dir)
     return report
 

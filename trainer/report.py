@@ -27,7 +27,8 @@ LIMITATIONS = [
 ]
 
 
-def write_report(work: Path, split: Split, *, out_dir: Path, build_seconds: float) -> dict:
+def write_report(work: Path, split: Split, *, out_dir: Path, build_seconds: float,
+                 resumed: list[str] | None = None) -> dict:
     metrics = {}
     for name, _ in ROWS:
         folder = work / name
@@ -40,11 +41,17 @@ def write_report(work: Path, split: Split, *, out_dir: Path, build_seconds: floa
     bench = benchmark(work / "teacher", work / "student-int8", threads=1)
     vocab = json.loads((work / "vocab" / "vocab_report.json").read_text())
     report = {"metrics": metrics, "benchmark": bench, "vocab": vocab, "build_seconds": round(build_seconds),
+              "resumed_stages": resumed or [],
               "split": {"train": len(split.train), "dev": len(split.dev), "test": len(split.test)},
-              "macro_f1_kept": round(metrics["student-int8"]["strict_macro_f1"] / metrics["teacher"]["strict_macro_f1"], 4)}
+              "macro_f1_kept": _share(metrics["student-int8"]["strict_macro_f1"], metrics["teacher"]["strict_macro_f1"])}
     (work / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
     (work / "MODEL_CARD.md").write_text(model_card(report, work), encoding="utf-8")
     return report
+
+
+def _share(part: float, whole: float) -> float | None:
+    """``part / whole`` rounded, or None when the teacher scored nothing (a smoke build)."""
+    return round(part / whole, 4) if whole else None
 
 
 def model_card(report: dict, work: Path) -> str:
@@ -67,7 +74,9 @@ def model_card(report: dict, work: Path) -> str:
     for name, title in ROWS:
         r = m[name]
         lines.append(f"| {title} | {r['strict_micro_f1']:.4f} | {r['strict_macro_f1']:.4f} | {r['lenient_micro_f1']:.4f} |")
-    lines += ["", f"The INT8 student keeps {report['macro_f1_kept']:.1%} of the teacher's strict macro-F1.", "",
+    kept = report["macro_f1_kept"]
+    lines += ["", (f"The INT8 student keeps {kept:.1%} of the teacher's strict macro-F1." if kept is not None
+                   else "The teacher scored 0 strict macro-F1, so there is no share to report."), "",
               "Per class (strict F1):", "", "| type | " + " | ".join(t for _, t in ROWS) + " | support |",
               "|---|" + "---|" * (len(ROWS) + 1)]
     for t in types:
@@ -85,7 +94,9 @@ def model_card(report: dict, work: Path) -> str:
               f"{v['test_words_unchanged']:.2%} of test words keep the exact same segmentation.",
               f"- Recipes: teacher {json.dumps(teacher_cfg['training'].get('recipe'))}; "
               f"student {json.dumps(student_cfg['training'].get('recipe'))}.",
-              f"- Build time: {report['build_seconds'] / 60:.0f} minutes.", "",
+              f"- Build time: {report['build_seconds'] / 60:.0f} minutes"
+              + (f" (this run only; stages {', '.join(report['resumed_stages'])} were done by an earlier run)."
+                 if report.get("resumed_stages") else "."), "",
               *LIMITATIONS,
               "## Licences and citation", "",
               "- Base encoder: multilingual-e5-small, MIT licence (Wang et al., 2024, intfloat).",
