@@ -17,8 +17,10 @@ from engine.text import split_words
 from trainer.export import write_onnx_folder
 from trainer.model import load_model, torch_tagger
 
+BLOCK = 5  # calls per model in each interleaved round
 
-def _interleaved_medians(jobs: dict[tuple[str, str], Callable[[], object]], runs: int, *, block: int = 5,
+
+def _interleaved_medians(jobs: dict[tuple[str, str], Callable[[], object]], runs: int, *, block: int = BLOCK,
                          warmup: int = 5) -> dict[tuple[str, str], float]:
     """Median ms of each job over ``runs`` calls, taken in interleaved rounds of ``block`` calls per job.
 
@@ -90,7 +92,7 @@ def benchmark(teacher_dir: str | Path, student_dir: str | Path, *, threads: int 
     base = rows["teacher fp32 (torch)"]
     ship = rows["student int8 (onnxruntime, as shipped)"]
     return {
-        "threads": threads, "runs": runs, "words": len(words), "models": rows,
+        "threads": threads, "runs": runs, "block": BLOCK, "words": len(words), "models": rows,
         "speedup_int8_vs_teacher": round(base["end_to_end_ms"] / ship["end_to_end_ms"], 2),
         "speedup_int8_vs_teacher_forward": round(base["forward_ms"] / ship["forward_ms"], 2),
         "size_reduction": round(1 - ship["size_mb"] / base["size_mb"], 4),
@@ -98,7 +100,8 @@ def benchmark(teacher_dir: str | Path, student_dir: str | Path, *, threads: int 
 
 
 def table(result: dict) -> str:
-    lines = [f"batch 1, {result['threads']} thread(s), {result['words']} words, median of {result['runs']} runs each (interleaved rounds of 5)",
+    lines = [f"batch 1, {result['threads']} thread(s), {result['words']} words, median of {result['runs']} runs each "
+             f"(interleaved rounds of {result.get('block', BLOCK)})",
              f"{'model':42} {'forward ms':>11} {'text->spans ms':>15} {'params':>12} {'size MB':>9}"]
     for name, r in result["models"].items():
         lines.append(f"{name:42} {r['forward_ms']:>11.2f} {r['end_to_end_ms']:>15.2f} "

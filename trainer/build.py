@@ -84,8 +84,7 @@ def build(data_dir: Path, out_dir: Path, work: Path, config: BuildConfig | None 
     torch.set_num_threads(os.cpu_count() or 1)
     stages = Stages(work)
     started = time.monotonic()
-    resumed = [name for name in ("base", "vocab", "teacher", "student-nokd", "student-kd", "student-int8")
-               if stages.done(name)]
+    resumed = sorted(done.stem for done in stages.dir.glob("*.done"))
     docs = load_dataset(data_dir)
     split = split_dataset(docs, seed=config.seed)
     tags = tag_set(split.train)
