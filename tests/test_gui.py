@@ -81,6 +81,28 @@ def test_add_relabel_delete_undo_redo_with_keys(qtbot, window):
     assert shown(window) == [("খুব", window.types[1])]
 
 
+def test_entity_table_shows_review_status(qtbot, window):
+    paste(qtbot, window)
+    model = window.entities
+
+    def statuses():
+        return {model.data(model.index(r, 0)): model.data(model.index(r, 3)) for r in range(model.rowCount())}
+
+    assert model.headerData(3, Qt.Orientation.Horizontal) == "Status"
+    assert set(statuses().values()) == {"suggested"}
+    first = model.rows[0]
+    window._on_entity_clicked(first.id)
+    window.view.setTextCursor(QTextCursor(window.view.document()))
+    qtbot.keyClick(window, Qt.Key.Key_A)
+    after = statuses()
+    assert after.pop(NOTE[first.start:first.end]) == "accepted"
+    assert set(after.values()) == {"suggested"}
+    start = NOTE.index("খেতে")
+    select(window, start, start + len("খেতে"))
+    qtbot.keyClick(window, Qt.Key.Key_1)
+    assert statuses()["খেতে"] == "manual"
+
+
 def test_overlap_is_refused_with_a_message(qtbot, window):
     paste(qtbot, window)
     first = window.entities.rows[0]

@@ -61,8 +61,15 @@ class DocumentTableModel(_RecordTableModel):
                 d.entity_count)[index.column()]
 
 
+def review_status(entity: StoredEntity) -> str:
+    """What the user sees: a suggestion still to review, one they accepted, or one a person made."""
+    if entity.source == "human":
+        return "manual"
+    return "accepted" if entity.status == "accepted" else "suggested"
+
+
 class EntityTableModel(_RecordTableModel):
-    COLUMNS = ("Text", "Type", "Conf.", "Source", "Start–End")
+    COLUMNS = ("Text", "Type", "Conf.", "Status", "Start–End")
 
     def __init__(self) -> None:
         super().__init__()
@@ -80,6 +87,4 @@ class EntityTableModel(_RecordTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:  # the whole entity, when the column elides it
             return f"{self.text[e.start:e.end]} — {e.label}"
         confidence = "" if e.confidence is None else f"{e.confidence:.2f}"
-        # "suggested": the model's, not yet accepted; "model": a suggestion the user accepted
-        source = e.source if e.status == "accepted" or e.source == "human" else "suggested"
-        return (self.text[e.start:e.end], e.label, confidence, source, f"{e.start}–{e.end}")[index.column()]
+        return (self.text[e.start:e.end], e.label, confidence, review_status(e), f"{e.start}–{e.end}")[index.column()]
