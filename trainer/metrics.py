@@ -1,9 +1,17 @@
-"""Strict exact-boundary scores with seqeval (IOB2), plus seqeval's default mode."""
+"""Strict exact-boundary scores with seqeval (IOB2), plus seqeval's default mode.
+
+Strict F1 counts an entity found with one word too many as both a miss and a
+false alarm. :func:`error_breakdown` says how often that is what happened, so
+boundary disagreements can be told apart from entities the model did not see.
+"""
 
 from __future__ import annotations
 
 from seqeval.metrics import classification_report, f1_score
 from seqeval.scheme import IOB2
+
+from engine.spans import Entity, tags_to_entities
+from engine.text import Word
 
 
 def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
@@ -28,4 +36,46 @@ def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
         "lenient_micro_f1": round(float(f1_score(gold, predicted, average="micro", zero_division=0)), 4),
         "per_class": per_class,
         "n_samples": len(gold),
+        **error_breakdown(gold, predicted),
     }
+
+
+def _entities(tags: list[str]) -> list[Entity]:
+    """Entities over word indices: ``[start, end)`` counts words."""
+    return tags_to_entities([Word("", i, i + 1) for i in range(len(tags))], tags)
+
+
+def error_breakdown(gold: list[list[str]], predicted: list[list[str]]) -> dict:
+    """How each gold entity was predicted, per type, and the overlap F1.
+
+    Per type: ``exact``; ``boundary`` (a predicted entity of the same type
+    overlaps it, with other boundaries); ``wrong_type`` (only entities of other
+    types overlap it); ``missed`` (nothing overlaps it); and ``spurious``
+    predictions of that type that overlap no gold entity.
+    ``overlap_micro_f1`` counts a gold entity as found, and a predicted one as
+    right, when an entity of the same type overlaps it.
+    """
+    errors: dict[str, dict[str, int]] = {}
+
+    def row(label: str) -> dict[str, int]:
+        return errors.setdefault(label, dict.fromkeys(("exact", "boundary", "wrong_type", "missed", "spurious"), 0))
+
+    found = n_gold = right = n_pred = 0
+    for g_tags, p_tags in zip(gold, predicted):
+        g, p = _entities(g_tags), _entities(p_tags)
+        exact = set(p)
+        for e in g:
+            same = [q for q in p if q.overlaps(e) and q.label == e.label]
+            kind = ("exact" if e in exact else "boundary" if same
+                    else "wrong_type" if any(q.overlaps(e) for q in p) else "missed")
+            row(e.label)[kind] += 1
+            found += bool(same)
+        for q in p:
+            right += any(e.overlaps(q) and e.label == q.label for e in g)
+            if not any(e.overlaps(q) for e in g):
+                row(q.label)["spurious"] += 1
+        n_gold += len(g)
+        n_pred += len(p)
+    precision, recall = right / max(n_pred, 1), found / max(n_gold, 1)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"overlap_micro_f1": round(f1, 4), "errors": dict(sorted(errors.items()))}

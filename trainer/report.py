@@ -54,6 +54,17 @@ def _share(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def error_table(result: dict) -> list[str]:
+    """Markdown: how the INT8 student predicted each test entity, per type (see trainer.metrics)."""
+    kinds = ("exact", "boundary", "wrong_type", "missed", "spurious")
+    lines = ["Where the INT8 student's strict errors are (test entities by how they were predicted; \"boundary\": an",
+             "entity of the same type overlaps it with other boundaries; \"overlap micro-F1\" counts those as found):",
+             "", "| type | " + " | ".join(k.replace("_", " ") for k in kinds) + " |", "|---|" + "---|" * len(kinds)]
+    for t, row in result["errors"].items():
+        lines.append(f"| {t} | " + " | ".join(str(row[k]) for k in kinds) + " |")
+    return lines
+
+
 def model_card(report: dict, work: Path) -> str:
     m, b, v, s = report["metrics"], report["benchmark"], report["vocab"], report["split"]
     teacher_cfg = json.loads((work / "teacher" / "config.json").read_text())
@@ -69,11 +80,12 @@ def model_card(report: dict, work: Path) -> str:
         f"(seed {teacher_cfg['training'].get('seed')}; identical texts kept in one part): train {s['train']},"
         f" dev {s['dev']}, test {s['test']} documents. Dev picks the best epoch; all figures below are on test.", "",
         "## Metrics (test part, seqeval strict IOB2 unless noted)", "",
-        "| model | strict micro-F1 | strict macro-F1 | lenient micro-F1 |", "|---|---|---|---|",
+        "| model | strict micro-F1 | strict macro-F1 | lenient micro-F1 | overlap micro-F1 |", "|---|---|---|---|---|",
     ]
     for name, title in ROWS:
         r = m[name]
-        lines.append(f"| {title} | {r['strict_micro_f1']:.4f} | {r['strict_macro_f1']:.4f} | {r['lenient_micro_f1']:.4f} |")
+        lines.append(f"| {title} | {r['strict_micro_f1']:.4f} | {r['strict_macro_f1']:.4f} | {r['lenient_micro_f1']:.4f}"
+                     f" | {r['overlap_micro_f1']:.4f} |")
     kept = report["macro_f1_kept"]
     lines += ["", (f"The INT8 student keeps {kept:.1%} of the teacher's strict macro-F1." if kept is not None
                    else "The teacher scored 0 strict macro-F1, so there is no share to report."), "",
@@ -82,7 +94,8 @@ def model_card(report: dict, work: Path) -> str:
     for t in types:
         cells = " | ".join(f"{m[n]['per_class'].get(t, {}).get('f1', 0):.3f}" for n, _ in ROWS)
         lines.append(f"| {t} | {cells} | {m['teacher']['per_class'][t]['support']} |")
-    lines += ["", "## Speed and size", "", "```", table(b), "```", "",
+    lines += ["", *error_table(m["student-int8"]),
+              "", "## Speed and size", "", "```", table(b), "```", "",
               "## Architecture", "",
               f"- Teacher: BERT encoder ({teacher_cfg['encoder']['num_hidden_layers']} layers, hidden "
               f"{teacher_cfg['encoder']['hidden_size']}) + linear emission head + CRF, first-piece word labels (IOB2).",
