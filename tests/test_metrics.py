@@ -36,3 +36,15 @@ def test_perfect_prediction_and_bad_input():
         score(GOLD, PRED[:1])
     with pytest.raises(ValueError, match="no entities"):
         score([["O"]], [["B-Age"]])
+
+
+def test_strict_f1_interval_contains_the_score_and_narrows_with_more_documents():
+    few = score(GOLD, PRED)
+    low, high = few["strict_micro_f1_ci95"]
+    assert 0.0 <= low <= few["strict_micro_f1"] <= high <= 1.0
+    many = score(GOLD * 200, PRED * 200)
+    assert many["strict_micro_f1"] == few["strict_micro_f1"]
+    m_low, m_high = many["strict_micro_f1_ci95"]
+    assert m_low <= many["strict_micro_f1"] <= m_high
+    assert m_high - m_low < (high - low) / 3
+    assert score(GOLD, GOLD)["strict_micro_f1_ci95"] == [1.0, 1.0]
