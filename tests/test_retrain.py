@@ -46,6 +46,8 @@ def test_retrain_promotes_and_rolls_back(tmp_path, tiny_bundle):
     assert {"teacher", "distill", "quantize", "evaluate", "done"} <= {e["stage"] for e in events}
     assert report["counts"]["held_out"] == 7 and report["counts"]["unreviewed"] == 10
     assert set(report["held_out"]["new"]) >= {"strict_micro_f1", "strict_macro_f1", "per_class"}
+    low, high = report["held_out"]["new"]["strict_micro_f1_ci95"]
+    assert f"95 % interval on these documents: {low:.3f}–{high:.3f}" in report["decision"]
     registry = ModelRegistry(tmp_path / "models", tiny_bundle)
     assert [v.version for v in registry.versions()] == [BUNDLED, report["version"]]
     assert registry.active().version == (report["version"] if report["promoted"] else BUNDLED)

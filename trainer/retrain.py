@@ -200,7 +200,7 @@ def retrain(db: Path, models_dir: Path, bundled_dir: Path, *, preset: str = "qui
             f"promoted: strict micro-F1 on the {n_hold} held-out documents {new_f1:.3f} vs {old_f1:.3f} for the "
             f"active model" if report["promoted"] else
             f"not promoted: strict micro-F1 on the {n_hold} held-out documents {new_f1:.3f} is below the active "
-            f"model's {old_f1:.3f}; it is kept as a version you can still activate")
+            f"model's {old_f1:.3f}; it is kept as a version you can still activate") + _uncertainty(report["held_out"])
         report["seconds"] = round(time.monotonic() - started)
         (temp / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
         registry.commit_version(temp, version)
@@ -215,6 +215,16 @@ def retrain(db: Path, models_dir: Path, bundled_dir: Path, *, preset: str = "qui
 
 def load_model_config(folder: Path) -> ModelConfig:
     return ModelConfig.load(folder)
+
+
+def _uncertainty(held_out: dict) -> str:
+    """How far chance alone moves the new model's score on so few documents (empty if unknown)."""
+    interval = held_out["new"].get("strict_micro_f1_ci95")
+    if interval is None:
+        return ""
+    low, high = interval
+    return (f" (the new model's 95 % interval on these documents: {low:.3f}–{high:.3f}; smaller differences"
+            " may be chance)")
 
 
 def _safe_score(tagger, docs: list[Document]) -> dict:

@@ -59,6 +59,7 @@ class RetrainDialog(QDialog):
         base_row.addWidget(self.base)
         base_row.addWidget(browse)
         self.stage = QLabel("Not started")
+        self.stage.setWordWrap(True)  # the decision is a sentence or two
         self.bar = QProgressBar()
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(self.start)
