@@ -14,6 +14,8 @@ from seqeval.scheme import IOB2
 from engine.spans import Entity, tags_to_entities
 from engine.text import Word
 
+ERROR_KINDS = ("exact", "boundary", "wrong_type", "missed", "spurious")
+
 
 def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
     """The evaluation JSON: strict micro/macro F1, lenient micro F1, per class, n_samples."""
@@ -47,7 +49,7 @@ def _entities(tags: list[str]) -> list[Entity]:
 
 
 def error_breakdown(gold: list[list[str]], predicted: list[list[str]]) -> dict:
-    """How each gold entity was predicted, per type, and the overlap F1.
+    """How each gold entity was predicted, per type; the overlap F1; an interval for strict F1.
 
     Per type: ``exact``; ``boundary`` (a predicted entity of the same type
     overlaps it, with other boundaries); ``wrong_type`` (only entities of other
@@ -61,7 +63,7 @@ def error_breakdown(gold: list[list[str]], predicted: list[list[str]]) -> dict:
     errors: dict[str, dict[str, int]] = {}
 
     def row(label: str) -> dict[str, int]:
-        return errors.setdefault(label, dict.fromkeys(("exact", "boundary", "wrong_type", "missed", "spurious"), 0))
+        return errors.setdefault(label, dict.fromkeys(ERROR_KINDS, 0))
 
     found = n_gold = right = n_pred = 0
     per_document = []  # (exact matches, predicted, gold) per document

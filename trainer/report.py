@@ -9,6 +9,7 @@ from engine.runtime import load_tagger
 from trainer.benchmark import benchmark, table
 from trainer.data import Split
 from trainer.evaluate import evaluate_tagger
+from trainer.metrics import ERROR_KINDS
 from trainer.model import load_model, torch_tagger
 
 ROWS = (("teacher", "Teacher (12 layers, fp32)"), ("student-nokd", "Student without KD (4 layers, fp32)"),
@@ -56,7 +57,7 @@ def _share(part: float, whole: float) -> float | None:
 
 def error_table(result: dict) -> list[str]:
     """Markdown: how the INT8 student predicted each test entity, per type (see trainer.metrics)."""
-    kinds = ("exact", "boundary", "wrong_type", "missed", "spurious")
+    kinds = ERROR_KINDS
     lines = ["Where the INT8 student's strict errors are (test entities by how they were predicted; \"boundary\": an",
              "entity of the same type overlaps it with other boundaries; \"overlap micro-F1\" counts those as found):",
              "", "| type | " + " | ".join(k.replace("_", " ") for k in kinds) + " |", "|---|" + "---|" * len(kinds)]
