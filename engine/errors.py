@@ -23,3 +23,10 @@ class ModelError(MederError):
 
 class OperationCancelled(MederError):
     """A long operation stopped because the user cancelled it."""
+
+
+class StorageError(MederError):
+    """A write to (or read from) the database failed: disk full, read-only, locked or damaged.
+
+    The message says what was not saved and why, in the user's words.
+    """

@@ -18,6 +18,7 @@ from engine.spans import Entity
 from engine.tagger import Tagger
 
 MAX_DOCUMENT_BYTES = 2_000_000  # ~300 pages; larger notes are almost surely not one document
+MAX_DOCUMENT_CHARS = 1_000_000  # one document (a file, a cell, a paste); the README names this limit
 TEXT_SUFFIXES = (".txt", ".text", ".md")
 TABLE_SUFFIXES = (".csv", ".xlsx")
 ANNOTATED_SUFFIXES = (".json", ".jsonl", ".conll")
