@@ -29,12 +29,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--selftest", action="store_true", help="tag a built-in sentence and exit")
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: the bundled INT8 model)")
     parser.add_argument("--data-dir", help="where the database lives (default: the user data folder)")
+    parser.add_argument("--list-backups", action="store_true", help="list the database's backups and exit")
+    parser.add_argument("--restore-backup", type=Path, metavar="FILE",
+                        help="replace the database by this backup (close the app first); the old one is kept aside")
     sub = parser.add_subparsers(dest="command")
-    ex = sub.add_parser("extract", help="tag text files headlessly")
+    from app.extract import EXIT_CODES
+
+    ex = sub.add_parser("extract", help="tag text files headlessly", epilog=EXIT_CODES)
     ex.add_argument("files", nargs="+", type=Path)
     ex.add_argument("-o", "--output", type=Path, help=".xlsx, .jsonl or .conll (default: print)")
     ex.add_argument("--text-column", help="column with the text in .csv/.xlsx files (default: guessed)")
     args = parser.parse_args(argv)
+    if args.list_backups or args.restore_backup:
+        return _backups(args)
     if not args.selftest and args.command is None:
         from app.gui.application import run_gui
 
@@ -59,6 +66,25 @@ def main(argv: list[str] | None = None) -> int:
     except MederError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _backups(args: argparse.Namespace) -> int:
+    from app.data_dir import database_path
+    from engine.backup import list_backups, restore_backup
+
+    try:
+        db = database_path(args.data_dir, create=args.restore_backup is not None)
+        if args.restore_backup is None:
+            for path in list_backups(db):
+                print(path)
+            return 0
+        aside = restore_backup(args.restore_backup, db)
+    except MederError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    kept = f"; the previous database is kept as {aside}" if aside else ""
+    print(f"restored {args.restore_backup} into {db}{kept}")
+    return 0
 
 
 if __name__ == "__main__":

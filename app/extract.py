@@ -13,6 +13,10 @@ from engine.storage import Repository
 from engine.tagger import Tagger
 
 OUTPUT_SUFFIXES = (".xlsx", ".jsonl", ".conll")
+EXIT_SOME_FILES_FAILED = 3  # the readable files were extracted; the others are listed on stderr
+EXIT_CODES = ("exit status: 0 every file was extracted; 1 no file could be read; 2 bad arguments, model or "
+              f"database; {EXIT_SOME_FILES_FAILED} the readable files were extracted and written, the files "
+              "listed as 'skipped' were not")
 
 
 def _progress(done: int, total: int, message: str) -> None:
@@ -23,7 +27,10 @@ def _progress(done: int, total: int, message: str) -> None:
 
 
 def extract(tagger: Tagger, files: list[Path], out: Path | None, *, text_column: str | None = None) -> int:
-    """Import and tag ``files``; write ``out`` (.xlsx/.jsonl/.conll) or print the entities."""
+    """Import and tag ``files``; write ``out`` (.xlsx/.jsonl/.conll) or print the entities.
+
+    Returns an exit status (:data:`EXIT_CODES`): files that cannot be read never stop the others.
+    """
     if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
         print(f"error: cannot write {out.suffix!r}; use one of {', '.join(OUTPUT_SUFFIXES)}", file=sys.stderr)
         return 2
@@ -34,10 +41,11 @@ def extract(tagger: Tagger, files: list[Path], out: Path | None, *, text_column:
     if not batch.documents:
         print("error: nothing to extract", file=sys.stderr)
         return 1
+    status = EXIT_SOME_FILES_FAILED if batch.errors else 0
     if out is None:
         for d in batch.documents:
             print_entities(Document(d.text, d.entities, name=d.title))
-        return 0
+        return status
     with tempfile.TemporaryDirectory() as tmp:
         repo = Repository(Path(tmp) / "extract.sqlite3")
         for origin in ("model", "human"):
@@ -48,7 +56,9 @@ def extract(tagger: Tagger, files: list[Path], out: Path | None, *, text_column:
         entities = repo.counts()["entities"]
         repo.close()
     print(f"wrote {entities} entities from {count} documents to {out}", file=sys.stderr)
-    return 0
+    if batch.errors:
+        print(f"{len(batch.errors)} file(s) not extracted (listed above as 'skipped')", file=sys.stderr)
+    return status
 
 
 def print_entities(doc: Document) -> None:

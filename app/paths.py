@@ -20,4 +20,7 @@ def active_model(data_dir: str | None = None) -> Path:
     from app.data_dir import data_dir as user_data_dir
     from engine.model_registry import ModelRegistry
 
-    return ModelRegistry(user_data_dir(data_dir) / "models", install_root() / "model_assets").active().student
+    models = user_data_dir(data_dir, create=False) / "models"
+    if not models.is_dir():  # nothing retrained yet: read-only commands create nothing in the data folder
+        return bundled_model()
+    return ModelRegistry(models, install_root() / "model_assets").active().student

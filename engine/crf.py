@@ -10,16 +10,41 @@ never starts a sequence, whatever the learned scores say.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
+from engine.errors import ModelError, OperationCancelled
 from engine.spans import parse_tag
 
 _FORBIDDEN = -1.0e4  # finite, so log-sum-exp never meets inf - inf
 _RESCALE = 4  # forward-backward renormalises every few steps (see forward_backward)
 _MAX_SHRINK = 300.0  # ... or sooner, before values could fall below exp(-700)
+_CHUNK = 1024  # words whose (to, from) step matrices exist at once: memory stays O(words x tags)
+
+
+class _Underflow(Exception):
+    """The fast scaled forward-backward lost every path to underflow; the log-space one takes over."""
+
+
+class _Steps:
+    """Progress and cancel for one long decode: :meth:`tick` once per chunk of words."""
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None,
+                 cancelled: Callable[[], bool] | None) -> None:
+        self.done, self.total, self.progress, self.cancelled = 0, total, progress, cancelled
+
+    def tick(self, words: int) -> None:
+        if self.cancelled is not None and self.cancelled():
+            raise OperationCancelled()
+        self.done = min(self.total, self.done + words)
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+_QUIET = _Steps(0, None, None)
 
 
 @dataclass(frozen=True)
@@ -42,6 +67,8 @@ class CRFDecoder:
                 f"CRF shapes do not match {n} tags: start {start.shape}, end {end.shape}, "
                 f"transitions {transitions.shape}"
             )
+        if not (np.isfinite(start).all() and np.isfinite(end).all() and np.isfinite(transitions).all()):
+            raise ValueError("CRF scores must be finite numbers (found NaN or infinity)")
         allowed_start, allowed = iob2_constraints(tags)
         return cls(
             tuple(tags),
@@ -58,12 +85,21 @@ class CRFDecoder:
         emissions = np.asarray(emissions, dtype=np.float64)
         if emissions.ndim != 2 or emissions.shape[1] != self.num_tags:
             raise ValueError(f"emissions must have shape (seq_len, {self.num_tags}), got {emissions.shape}")
+        if not np.isfinite(emissions).all():
+            raise ModelError("the model produced invalid scores (NaN or infinity) for this text; "
+                             "its files may be damaged: activate another model version")
         return emissions
 
     @cached_property
-    def _into(self) -> np.ndarray:
-        """Transitions as (to, from), so each Viterbi step reduces along contiguous memory."""
-        return np.ascontiguousarray(self.transitions.T)
+    def _exact(self) -> tuple[np.ndarray, np.ndarray]:
+        """Start scores and transitions as (to, from) with forbidden moves at -inf.
+
+        -inf, not the finite ``_FORBIDDEN``: emissions of any size can never buy an
+        invalid IOB2 path. ``O`` is always allowed, so no step is all -inf.
+        """
+        allowed_start, allowed = iob2_constraints(list(self.tags))
+        return (np.where(allowed_start, self.start, -np.inf),
+                np.ascontiguousarray(np.where(allowed, self.transitions, -np.inf).T))
 
     @cached_property
     def _scaled(self) -> tuple[float, np.ndarray, float]:
@@ -76,34 +112,44 @@ class CRFDecoder:
         """Best tag index per position. ``emissions``: (seq_len, num_tags)."""
         return self._viterbi(self._check(emissions))
 
-    def decode(self, emissions: np.ndarray) -> tuple[list[int], list[tuple[int, int, float]]]:
-        """:meth:`viterbi` and :meth:`span_confidences` of that path in one call (validates once)."""
-        emissions = self._check(emissions)
-        path = self._viterbi(emissions)
-        return path, self._span_confidences(emissions, path)
+    def decode(self, emissions: np.ndarray, *, progress: Callable[[int, int], None] | None = None,
+               cancelled: Callable[[], bool] | None = None) -> tuple[list[int], list[tuple[int, int, float]]]:
+        """:meth:`viterbi` and :meth:`span_confidences` of that path in one call (validates once).
 
-    def _viterbi(self, emissions: np.ndarray) -> list[int]:
-        length = emissions.shape[0]
+        ``progress(done, total)`` is called and ``cancelled()`` checked every few
+        hundred words (a pasted book is one sequence of 200,000 words).
+        """
+        emissions = self._check(emissions)
+        steps = _Steps(3 * len(emissions), progress, cancelled)  # Viterbi, forward, backward
+        path = self._viterbi(emissions, steps)
+        return path, self._span_confidences(emissions, path, steps)
+
+    def _viterbi(self, emissions: np.ndarray, steps: _Steps = _QUIET) -> list[int]:
+        length, n = emissions.shape
         if length == 0:
             return []
-        # candidates[t - 1, to, from]: transitions plus the emission at t, built for all t at once; each
-        # step then adds the previous scores in place and keeps the best `from` per `to`
-        candidates = self._into + emissions[1:, :, None]  # (seq_len - 1, to, from)
-        flat = candidates.reshape(length - 1, self.num_tags * self.num_tags)
-        row_start = np.arange(self.num_tags) * self.num_tags
-        history = np.empty((length - 1, self.num_tags), dtype=np.intp)
-        score = self.start + emissions[0]  # shape: (num_tags,)
-        for t in range(length - 1):
-            step = candidates[t]
-            step += score
-            best = step.argmax(axis=1)
-            history[t] = best
-            score = flat[t][row_start + best]
-        back = history.tolist()
+        start, into = self._exact
+        # the best `from` per (t, to): one byte each while there are few tags (15 B per word, not 120)
+        history = np.empty((length - 1, n), dtype=np.uint8 if n < 256 else np.intp)
+        row_start = np.arange(n) * n
+        score = start + emissions[0]  # shape: (num_tags,)
+        for c in range(1, length, _CHUNK):
+            steps.tick(_CHUNK)
+            # candidates[k, to, from]: transitions plus the emission at c + k, built for a chunk of words
+            # at once; each step adds the previous scores in place and keeps the best `from` per `to`
+            candidates = into + emissions[c:c + _CHUNK, :, None]  # (chunk, to, from)
+            flat = candidates.reshape(len(candidates), n * n)
+            for k in range(len(candidates)):
+                step = candidates[k]
+                step += score
+                best = step.argmax(axis=1)
+                history[c - 1 + k] = best
+                score = flat[k][row_start + best]
         tag = int((score + self.end).argmax())
         path = [tag]
+        steps.tick(length)  # the rest of this pass
         for t in range(length - 2, -1, -1):
-            tag = back[t][tag]
+            tag = int(history[t, tag])
             path.append(tag)
         return path[::-1]
 
@@ -114,17 +160,31 @@ class CRFDecoder:
         ``t`` included); ``beta[t, y]`` all suffixes after ``t`` (end score included).
         Computed in scaled probability space (matrix-vector products, with a
         normaliser now and then), which is exact and several times faster than
-        log-sum-exp at each step.
+        log-sum-exp at each step; scores so extreme that every path underflows
+        there are computed again in log space.
         """
         return self._forward_backward(self._check(emissions))
 
-    def _forward_backward(self, emissions: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        length = emissions.shape[0]
-        if length == 0:
+    def _forward_backward(self, emissions: np.ndarray,
+                          steps: _Steps = _QUIET) -> tuple[np.ndarray, np.ndarray, float]:
+        if emissions.shape[0] == 0:
             return np.empty_like(emissions), np.empty_like(emissions), 0.0
+        done = steps.done
+        try:
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore", under="ignore"):
+                alpha, beta, log_z = self._forward_backward_scaled(emissions, steps)
+        except _Underflow:
+            steps.done = done
+            alpha, beta, log_z = self._forward_backward_log(emissions, steps)
+        if not np.isfinite(log_z):
+            raise ModelError("the model's scores for this text are too extreme to decode; "
+                             "its files may be damaged: activate another model version")
+        return alpha, beta, log_z
+
+    def _forward_backward_scaled(self, emissions: np.ndarray, steps: _Steps) -> tuple[np.ndarray, np.ndarray, float]:
+        length = emissions.shape[0]
         top, trans, trans_range = self._scaled
         shift = emissions.max(axis=1)
-        emit = np.exp(emissions - shift[:, None])  # (seq_len, num_tags), each row's max is 1
         start_max, end_max = self.start.max(), self.end.max()
         end_p = np.exp(self.end - end_max)
         # Each step can shrink the values by at most the row's emission range plus the transitions'
@@ -135,43 +195,82 @@ class CRFDecoder:
         beta_p = np.empty_like(emissions)
         alpha_extra = [0.0] * length
         beta_extra = [0.0] * length
-        # step[t - 1] = exp(transitions) scaled by the emissions at t: one matrix-vector product per word
-        step = trans * emit[1:, None, :]  # (seq_len - 1, from, to)
+
+        def step_matrices(first: int) -> np.ndarray:
+            """exp(transitions) scaled by the emissions at first+1 ...: (chunk, from, to), one product per word."""
+            return trans * np.exp(emissions[first + 1:first + 1 + _CHUNK] - shift[first + 1:first + 1 + _CHUNK, None])[:, None, :]
+
+        def normalise(v: np.ndarray) -> float:
+            total = float(v.sum())
+            if not 0.0 < total < math.inf:
+                raise _Underflow()
+            v /= total
+            return math.log(total)
+
         a = alpha_p[0]
-        np.multiply(np.exp(self.start - start_max), emit[0], out=a)
+        np.multiply(np.exp(self.start - start_max), np.exp(emissions[0] - shift[0]), out=a)
         extra = budget = 0.0
+        chunk, chunk_first = None, -1
         for t in range(length):
             if t:
-                np.dot(a, step[t - 1], out=alpha_p[t])
+                if t - 1 >= chunk_first + _CHUNK or chunk is None:
+                    steps.tick(_CHUNK)
+                    chunk_first = t - 1
+                    chunk = step_matrices(chunk_first)
+                np.dot(a, chunk[t - 1 - chunk_first], out=alpha_p[t])
                 a = alpha_p[t]
             budget += shrink[t]
             if t % _RESCALE == 0 or budget > _MAX_SHRINK:
                 budget = 0.0
-                total = float(a.sum())
-                a /= total
-                extra += math.log(total)
+                extra += normalise(a)
             alpha_extra[t] = extra
         b = beta_p[length - 1]
         b[:] = end_p
         extra, budget = float(end_max), 0.0
+        chunk, chunk_first = None, length
         for t in range(length - 1, -1, -1):
             if t < length - 1:
-                np.dot(step[t], b, out=beta_p[t])
+                if t < chunk_first:
+                    steps.tick(_CHUNK)
+                    chunk_first = max(0, t - _CHUNK + 1)
+                    chunk = step_matrices(chunk_first)
+                np.dot(chunk[t - chunk_first], b, out=beta_p[t])
                 b = beta_p[t]
                 extra += top + shift[t + 1]
                 budget += shrink[t + 1]
             if t % _RESCALE == 0 or budget > _MAX_SHRINK:
                 budget = 0.0
-                total = float(b.sum())
-                b /= total
-                extra += math.log(total)
+                extra += normalise(b)
             beta_extra[t] = extra
         alpha_scale = shift.cumsum() + top * np.arange(length) + start_max + np.array(alpha_extra)
-        with np.errstate(divide="ignore"):
-            alpha = np.log(alpha_p) + alpha_scale[:, None]
-            beta = np.log(beta_p) + np.array(beta_extra)[:, None]
-        log_z = float(np.log(alpha_p[-1] @ end_p) + alpha_scale[-1] + end_max)
+        last = float(alpha_p[-1] @ end_p)
+        if not 0.0 < last < math.inf:
+            raise _Underflow()
+        alpha = np.log(alpha_p, out=alpha_p)
+        alpha += alpha_scale[:, None]
+        beta = np.log(beta_p, out=beta_p)
+        beta += np.array(beta_extra)[:, None]
+        log_z = math.log(last) + float(alpha_scale[-1]) + float(end_max)
         return alpha, beta, log_z
+
+    def _forward_backward_log(self, emissions: np.ndarray, steps: _Steps) -> tuple[np.ndarray, np.ndarray, float]:
+        """Plain log-sum-exp at every step (slower; for scores beyond the scaled version's range)."""
+        length = emissions.shape[0]
+        start, into = self._exact  # (to, from), forbidden at -inf
+        alpha = np.empty_like(emissions)
+        beta = np.empty_like(emissions)
+        alpha[0] = start + emissions[0]
+        for t in range(1, length):
+            if t % _CHUNK == 0:
+                steps.tick(_CHUNK)
+            alpha[t] = _logsumexp(into + alpha[t - 1], axis=1) + emissions[t]
+        beta[-1] = self.end
+        out_of = np.ascontiguousarray(into.T)  # (from, to)
+        for t in range(length - 2, -1, -1):
+            if t % _CHUNK == 0:
+                steps.tick(_CHUNK)
+            beta[t] = _logsumexp(out_of + (emissions[t + 1] + beta[t + 1]), axis=1)
+        return alpha, beta, float(_logsumexp(alpha[-1] + self.end, axis=0))
 
     def marginals(self, emissions: np.ndarray) -> np.ndarray:
         """P(tag at t = y), shape (seq_len, num_tags); rows sum to 1."""
@@ -186,8 +285,9 @@ class CRFDecoder:
         """
         return self._span_confidences(self._check(emissions), path)
 
-    def _span_confidences(self, emissions: np.ndarray, path: list[int]) -> list[tuple[int, int, float]]:
-        alpha, beta, log_z = self._forward_backward(emissions)
+    def _span_confidences(self, emissions: np.ndarray, path: list[int],
+                          steps: _Steps = _QUIET) -> list[tuple[int, int, float]]:
+        alpha, beta, log_z = self._forward_backward(emissions, steps)
         spans = []
         length = len(path)
         t = 0
@@ -201,11 +301,12 @@ class CRFDecoder:
             while t + 1 < length and self.tags[path[t + 1]] == f"I-{kind}":
                 score += self.transitions[path[t], path[t + 1]] + emissions[t + 1, path[t + 1]]
                 t += 1
-            p = np.exp(score + beta[t, path[t]] - log_z)
+            # log-probabilities are <= 0; with extreme scores rounding could say otherwise, and exp overflow
+            p = math.exp(min(0.0, score + beta[t, path[t]] - log_z))
             inside = self.tags.index(f"I-{kind}") if f"I-{kind}" in self.tags else None
             if inside is not None and t + 1 < length:
                 longer = score + self.transitions[path[t], inside] + emissions[t + 1, inside] + beta[t + 1, inside]
-                p -= np.exp(longer - log_z)
+                p -= math.exp(min(0.0, longer - log_z))
             spans.append((first, t, float(min(1.0, max(0.0, p)))))
             t += 1
         return spans
@@ -222,3 +323,120 @@ def iob2_constraints(tags: list[str]) -> tuple[np.ndarray, np.ndarray]:
                 allowed[i, j] = ki == kj
     return allowed_start, allowed
 
+
+
+DECODERS = ("viterbi", "mbr")  # the values of ModelConfig.decoder
+
+
+def span_posteriors(decoder: CRFDecoder, emissions: np.ndarray, *,
+                    threshold: float = 0.0) -> list[tuple[int, int, str, float]]:
+    """Every entity whose exact posterior probability exceeds ``threshold``, as ``(first, last, type, p)``.
+
+    ``p`` is the chance, over all tag sequences, that the sequence holds exactly this
+    entity (``B-type`` at ``first``, ``I-type`` up to ``last``, no ``I-type`` after).
+    ``emissions``: (seq_len, num_tags). The probability that a sequence *starts*
+    with ``first..last`` never grows with ``last``, so extending stops once it is
+    below the threshold: the work is proportional to the spans that could clear it.
+    """
+    emissions = decoder._check(emissions)
+    length = emissions.shape[0]
+    if length == 0:
+        return []
+    alpha, beta, log_z = decoder.forward_backward(emissions)
+    index = {tag: i for i, tag in enumerate(decoder.tags)}
+    found: list[tuple[int, int, str, float]] = []
+    for tag in decoder.tags:
+        prefix, kind = parse_tag(tag)
+        if prefix != "B":
+            continue
+        b, inside = index[tag], index.get(f"I-{kind}")
+        # score[i]: log-score of all prefixes up to `first` = i with B at i and I from i+1 to the current `last`
+        starts = np.arange(length)
+        score = alpha[:, b].copy()
+        last_tag = np.full(length, b)
+        width = 0  # the spans under way cover starts .. starts + width
+        while len(starts):
+            last = starts + width
+            head = np.exp(score + beta[last, last_tag] - log_z)  # P(sequence has B..I up to `last`)
+            if inside is not None:
+                grow = last + 1 < length
+                longer = np.zeros_like(head)
+                nxt = np.where(grow, last + 1, 0)
+                step = score + decoder.transitions[last_tag, inside] + emissions[nxt, inside]
+                longer[grow] = np.exp(step[grow] + beta[nxt[grow], inside] - log_z)
+            else:
+                grow = np.zeros(len(starts), dtype=bool)
+                longer = np.zeros_like(head)
+                step = score
+            exact = np.clip(head - longer, 0.0, 1.0)
+            for i in np.flatnonzero(exact > threshold):
+                found.append((int(starts[i]), int(last[i]), kind, float(exact[i])))
+            # a longer span is at most as likely as the prefix `longer`: drop starts that cannot clear it
+            keep = grow & (longer > threshold)
+            if inside is None:
+                break
+            starts, score = starts[keep], step[keep]
+            last_tag = np.full(len(starts), inside)
+            width += 1
+    found.sort()
+    return found
+
+
+def mbr_spans(decoder: CRFDecoder, emissions: np.ndarray, *,
+              threshold: float = 0.5) -> list[tuple[int, int, str, float]]:
+    """Minimum-Bayes-risk entities: non-overlapping spans of posterior > ``threshold`` with the most gain.
+
+    Among the spans whose exact posterior ``p`` clears ``threshold``, picks the
+    non-overlapping set that maximises the sum of ``p - threshold`` (expected
+    correct entities minus ``threshold`` per prediction; a high threshold favours
+    precision). With ``threshold >= 0.5`` no two candidates overlap (overlapping
+    entities exclude each other, so their probabilities sum to at most 1).
+    Returns ``(first, last, type, p)`` sorted by position.
+    """
+    if not 0.0 <= threshold < 1.0:
+        raise ValueError(f"threshold must be in [0, 1), got {threshold}")
+    candidates = sorted(span_posteriors(decoder, emissions, threshold=threshold), key=lambda s: (s[1], s[0]))
+    if not candidates:
+        return []
+    # weighted interval scheduling over positions: best[t] = best gain using words < t
+    length = max(s[1] for s in candidates) + 1
+    best = [0.0] * (length + 1)
+    choice: list[tuple[int, int, str, float] | None] = [None] * (length + 1)
+    by_end: dict[int, list[tuple[int, int, str, float]]] = {}
+    for span in candidates:
+        by_end.setdefault(span[1], []).append(span)
+    for t in range(1, length + 1):
+        best[t], choice[t] = best[t - 1], None
+        for span in by_end.get(t - 1, ()):
+            gain = best[span[0]] + span[3] - threshold
+            if gain > best[t]:
+                best[t], choice[t] = gain, span
+    chosen = []
+    t = length
+    while t > 0:
+        span = choice[t]
+        if span is None:
+            t -= 1
+        else:
+            chosen.append(span)
+            t = span[0]
+    return chosen[::-1]
+
+
+def spans_to_path(decoder: CRFDecoder, length: int, spans: list[tuple[int, int, str, float]]) -> list[int]:
+    """IOB2 tag indices of non-overlapping ``spans`` over ``length`` positions ('O' elsewhere)."""
+    index = {tag: i for i, tag in enumerate(decoder.tags)}
+    path = [index["O"]] * length
+    for first, last, kind, _ in spans:
+        path[first] = index[f"B-{kind}"]
+        for t in range(first + 1, last + 1):
+            path[t] = index[f"I-{kind}"]
+    return path
+
+
+def _logsumexp(x: np.ndarray, *, axis: int) -> np.ndarray:
+    """log(sum(exp(x))) along ``axis``, safe for huge values and for -inf entries (not all of them)."""
+    top = x.max(axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.exp(x - top).sum(axis=axis)) + np.squeeze(top, axis=axis)

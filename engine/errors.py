@@ -30,3 +30,7 @@ class StorageError(MederError):
 
     The message says what was not saved and why, in the user's words.
     """
+
+
+class ExportError(MederError):
+    """An export could not be written (no such folder, not writable, disk full); older files are untouched."""

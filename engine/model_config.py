@@ -11,11 +11,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.crf import DECODERS
 from engine.errors import ModelError
 from engine.spans import parse_tag
 
 CONFIG = "config.json"
 FORMAT_VERSION = 1
+MIN_MAX_LENGTH = 32  # pieces per window: a few words plus the overlap between windows
+DEFAULT_POSITIONS = 512  # BERT's position embeddings when the encoder does not say
 
 
 @dataclass
@@ -30,6 +33,10 @@ class ModelConfig:
     created: str = ""
     training: dict[str, Any] = field(default_factory=dict)  # data counts, recipe, metrics
     format_version: int = FORMAT_VERSION
+    # how entities are read off the CRF (engine.crf.DECODERS): "viterbi" (the best tag sequence; what folders
+    # written before this field had) or "mbr" (spans whose posterior clears decoder_threshold, engine.crf.mbr_spans)
+    decoder: str = "viterbi"
+    decoder_threshold: float = 0.5
 
     @property
     def entity_types(self) -> list[str]:
@@ -41,6 +48,29 @@ class ModelConfig:
         return seen
 
     def validate(self, where: object = "") -> None:
+        if not isinstance(self.tags, list) or not all(isinstance(t, str) for t in self.tags):
+            raise ModelError(f"{where}: 'tags' must be a list of IOB2 tags, got {self.tags!r:.80}")
+        if not isinstance(self.encoder, dict):
+            raise ModelError(f"{where}: 'encoder' must be an object, got {type(self.encoder).__name__}")
+        if isinstance(self.format_version, bool) or not isinstance(self.format_version, int):
+            raise ModelError(f"{where}: 'format_version' must be a whole number, got {self.format_version!r:.40}")
+        if self.format_version > FORMAT_VERSION:
+            raise ModelError(f"{where}: made by a newer Bangla MedER (format {self.format_version}); "
+                             "update the app to use this model")
+        if self.format_version < 1:
+            raise ModelError(f"{where}: unknown model format {self.format_version}")
+        positions = self.encoder.get("max_position_embeddings", DEFAULT_POSITIONS)
+        if isinstance(positions, bool) or not isinstance(positions, int) or positions < MIN_MAX_LENGTH:
+            raise ModelError(f"{where}: 'encoder.max_position_embeddings' must be a whole number of at least "
+                             f"{MIN_MAX_LENGTH}, got {positions!r:.40}")
+        if (isinstance(self.max_length, bool) or not isinstance(self.max_length, int)
+                or not MIN_MAX_LENGTH <= self.max_length <= positions):
+            # past the position embeddings the model fails on the first long note, not at loading
+            raise ModelError(f"{where}: 'max_length' must be a whole number from {MIN_MAX_LENGTH} to {positions} "
+                             f"(the model's positions), got {self.max_length!r:.40}")
+        for name in ("kind", "version", "created"):
+            if not isinstance(getattr(self, name), str):
+                raise ModelError(f"{where}: {name!r} must be text")
         try:
             for tag in self.tags:
                 parse_tag(tag)
@@ -48,6 +78,9 @@ class ModelConfig:
             raise ModelError(f"{where}: {exc}") from None
         if "O" not in self.tags or len(set(self.tags)) != len(self.tags):
             raise ModelError(f"{where}: tags must be unique and include 'O', got {self.tags}")
+        if self.decoder not in DECODERS or not 0.0 <= self.decoder_threshold < 1.0:
+            raise ModelError(f"{where}: decoder must be one of {', '.join(DECODERS)} with a threshold in [0, 1), "
+                             f"got {self.decoder!r} at {self.decoder_threshold}")
 
     def save(self, folder: str | Path) -> None:
         path = Path(folder) / CONFIG
@@ -60,10 +93,12 @@ class ModelConfig:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ModelError(f"{path}: missing") from None
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot be read ({exc.strerror or exc})") from None
         except ValueError as exc:
             raise ModelError(f"{path}: not valid JSON ({exc})") from None
-        if raw.get("format_version", 0) > FORMAT_VERSION:
-            raise ModelError(f"{path}: made by a newer Bangla MedER (format {raw['format_version']})")
+        if not isinstance(raw, dict):
+            raise ModelError(f"{path}: must hold a JSON object, got {type(raw).__name__}; refusing to load")
         known = {f for f in cls.__dataclass_fields__}
         try:
             config = cls(**{k: v for k, v in raw.items() if k in known})

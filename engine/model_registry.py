@@ -9,7 +9,7 @@ Layout under ``<data>/models``::
         teacher/            what the next retraining starts from
         student/            the student's fp16 weights, which the next distillation continues
         report.json         data counts, metrics on the held-out slice, promotion decision
-    .tmp-*/                 work in progress; removed at the next start if left by a crash
+    .meder-tmp-<pid>-*/     work in progress; removed at a later start once its process is gone
 
 Every switch is a single atomic file replace, so a crash at any moment leaves
 either the old or the new active model, never a half-written one.
@@ -18,19 +18,17 @@ either the old or the new active model, never a half-written one.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import atomic
 from engine.errors import ModelError
 from engine.manifest import verify_manifest
 from engine.model_config import ModelConfig
 
 BUNDLED = "bundled"
 ACTIVE_FILE = "active.json"
-TEMP_PREFIX = ".tmp-"
+LEGACY_TEMP_PREFIX = ".tmp-"  # work folders of earlier releases, which did not name their process
 
 
 @dataclass(frozen=True)
@@ -40,6 +38,7 @@ class ModelVersion:
     created: str
     report: dict
     bundled: bool
+    damaged: str = ""  # why this version cannot be used (listed anyway, so the others stay reachable)
 
     @property
     def student(self) -> Path:
@@ -62,26 +61,27 @@ class ModelRegistry:
         self.bundled_dir = Path(bundled_dir)  # model_assets/
 
     def cleanup_leftovers(self) -> list[str]:
-        """Remove half-written versions left by a crash or a killed trainer."""
-        removed = []
-        for p in self.dir.glob(TEMP_PREFIX + "*"):
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p.name)
-        return removed
+        """Remove half-written versions left by a crash or a killed trainer (never a running one's)."""
+        removed = atomic.remove_leftovers(self.dir, prefixes=(atomic.TEMP_PREFIX, LEGACY_TEMP_PREFIX))
+        return [p.name for p in removed]
 
     def versions(self) -> list[ModelVersion]:
+        """Every version, the damaged ones included (with the reason), so one bad folder hides no other."""
         found = [self._bundled()]
         for p in sorted(self.dir.iterdir()):
             if p.is_dir() and not p.name.startswith(".") and (p / "student-int8").is_dir():
                 report = _read_json(p / "report.json")
-                created = ModelConfig.load(p / "student-int8").created if (p / "student-int8" / "config.json").is_file() else ""
-                found.append(ModelVersion(p.name, p, created, report, False))
+                created, damaged = "", ""
+                try:
+                    created = ModelConfig.load(p / "student-int8").created
+                except ModelError as exc:
+                    damaged = str(exc)
+                found.append(ModelVersion(p.name, p, created, report, False, damaged))
         return found
 
     def _bundled(self) -> ModelVersion:
-        config = self.bundled_dir / "student-int8" / "config.json"
-        created = json.loads(config.read_text(encoding="utf-8")).get("created", "") if config.is_file() else ""
-        return ModelVersion(BUNDLED, self.bundled_dir, created, {}, True)
+        created = _read_json(self.bundled_dir / "student-int8" / "config.json").get("created", "")
+        return ModelVersion(BUNDLED, self.bundled_dir, created if isinstance(created, str) else "", {}, True)
 
     def get(self, version: str) -> ModelVersion:
         for v in self.versions():
@@ -92,6 +92,8 @@ class ModelRegistry:
     def active(self) -> ModelVersion:
         """The active version; falls back to the bundled model if the choice is gone or broken."""
         chosen = _read_json(self.dir / ACTIVE_FILE).get("version", BUNDLED)
+        if not isinstance(chosen, str):  # a hand-edited active.json; the bundled model still runs
+            return self._bundled()
         try:
             version = self.get(chosen)
             if not version.bundled:
@@ -103,12 +105,16 @@ class ModelRegistry:
     def activate(self, version: str) -> ModelVersion:
         """Make ``version`` active (after checking its files), atomically."""
         target = self.get(version)
-        verify_manifest(target.student)
-        _write_json_atomic(self.dir / ACTIVE_FILE, {"version": target.version})
+        if target.damaged:
+            raise ModelError(f"model version {version} cannot be activated: {target.damaged}")
+        if not target.bundled:
+            verify_manifest(target.student)
+        atomic.write_text(self.dir / ACTIVE_FILE, json.dumps({"version": target.version}, ensure_ascii=False))
         return target
 
     def new_temp_folder(self) -> Path:
-        return Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.dir))
+        """A work folder for a new version; :meth:`cleanup_leftovers` spares it while its process runs."""
+        return atomic.new_temp_folder(self.dir)
 
     def commit_version(self, temp: Path, version: str) -> ModelVersion:
         """Verify a finished temp folder and rename it into place as ``version``."""
@@ -117,7 +123,7 @@ class ModelRegistry:
         final = self.dir / version
         if final.exists():
             raise ModelError(f"model version {version} already exists")
-        os.replace(temp, final)
+        atomic.replace_folder(temp, final)
         return self.get(version)
 
     def delete(self, version: str) -> None:
@@ -126,20 +132,13 @@ class ModelRegistry:
             raise ModelError("the bundled model cannot be deleted")
         if self.active().version == version:
             raise ModelError("activate another model before deleting this one")
-        shutil.rmtree(target.folder)
+        atomic.remove_folder(target.folder)
 
 
 def _read_json(path: Path) -> dict:
+    """A small JSON object, or {} when it is missing, unreadable or not an object."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    return data if isinstance(data, dict) else {}

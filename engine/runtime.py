@@ -72,7 +72,11 @@ def load_tagger(folder: str | Path, *, threads: int | None = None) -> Tagger:
     tokenizer = SubwordTokenizer.from_file(folder / TOKENIZER_FILE, max_length=config.max_length)
     decoder = load_crf(folder, config.tags)
     model = OnnxEmissions(folder / ONNX_FILE, threads=threads)
+    width = model.session.get_inputs()[0].shape
+    if len(width) == 2 and isinstance(width[1], int) and width[1] < config.max_length:
+        raise ModelError(f"{folder / ONNX_FILE}: takes windows of {width[1]} pieces but config.json says "
+                         f"max_length {config.max_length}; refusing a model that would fail on the first long note")
     out = model.session.get_outputs()[0].shape
     if out and isinstance(out[-1], int) and out[-1] != len(config.tags):
         raise ModelError(f"{folder / ONNX_FILE}: emits {out[-1]} tags but config.json lists {len(config.tags)}")
-    return Tagger(tokenizer, decoder, model, version=config.version)
+    return Tagger.from_config(config, tokenizer, decoder, model)

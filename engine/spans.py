@@ -7,11 +7,13 @@ with a type such as ``"Medicine"``. Tags (``B-Medicine``, ``I-Medicine``,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from engine.text import Word, split_words
 
 OUTSIDE = "O"
+_BAD_TYPE_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +28,9 @@ class Entity:
     def __post_init__(self) -> None:
         if not 0 <= self.start < self.end:
             raise ValueError(f"entity span must satisfy 0 <= start < end, got [{self.start}, {self.end})")
-        if not self.label or self.label == OUTSIDE:
-            raise ValueError(f"entity label must be a type name, got {self.label!r}")
+        problem = type_name_problem(self.label)
+        if problem:
+            raise ValueError(f"entity type {self.label!r} {problem}")
 
     def overlaps(self, other: Entity) -> bool:
         return self.start < other.end and other.start < self.end
@@ -47,11 +50,30 @@ class Document:
         return self.words if self.words is not None else split_words(self.text)
 
 
+def type_name_problem(label: object) -> str | None:
+    """Why ``label`` cannot be an entity type (None if it can): every export and the database must carry it.
+
+    A NUL, tab, newline or ESC would break a CoNLL line or a terminal; a lone surrogate cannot be stored.
+    """
+    if not isinstance(label, str) or not label.strip():
+        return "is not a type name"
+    if label == OUTSIDE:
+        return "is the 'outside' tag, not a type name"
+    if label != label.strip():
+        return "starts or ends with a space"
+    if _BAD_TYPE_CHAR.search(label):
+        return "contains a control character or an invalid one"
+    return None
+
+
 def parse_tag(tag: str) -> tuple[str, str | None]:
     """``'B-Health Condition'`` -> ``('B', 'Health Condition')``; ``'O'`` -> ``('O', None)``."""
     if tag == OUTSIDE:
         return OUTSIDE, None
-    if len(tag) > 2 and tag[0] in "BI" and tag[1] == "-" and tag[2:].strip():
+    if len(tag) > 2 and tag[0] in "BI" and tag[1] == "-":
+        problem = type_name_problem(tag[2:])
+        if problem:
+            raise ValueError(f"not an IOB2 tag: {tag!r} (its entity type {problem})")
         return tag[0], tag[2:]
     raise ValueError(f"not an IOB2 tag: {tag!r} (expected 'O', 'B-<type>' or 'I-<type>')")
 

@@ -10,18 +10,22 @@ lost when the app is closed or killed.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
-from engine.errors import MederError
+from engine.atomic import PRIVATE_FILE, PRIVATE_FOLDER, atomic_path
+from engine.errors import MederError, StorageError
 from engine.spans import Entity
 from engine.text import split_words
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE documents (
@@ -84,11 +88,97 @@ MIGRATIONS: dict[int, str] = {
         SELECT MAX(CAST(json_extract(item.value, '$.id') AS INTEGER))
         FROM edits, json_each(edits.after, '$.entities') AS item), 0)) FROM entities;
     """,
+    # Before 2026-11 the text view put highlights and screen selections on the wrong words in documents
+    # with CRLF line ends (one character further per line). Any edit made on such a document (added,
+    # resized, relabelled or rejected entities, a review) may be misplaced: those documents go back to
+    # unreviewed, so they are not trained on, and say why. Untouched imported annotations are correct.
+    3: """
+    ALTER TABLE documents ADD COLUMN needs_recheck TEXT;
+    UPDATE documents SET reviewed = 0, reviewed_at = NULL, needs_recheck = 'line ends'
+        WHERE instr(text, char(13)) > 0 AND EXISTS (SELECT 1 FROM edits WHERE edits.document_id = documents.id);
+    """,
 }
 
 
 class EditRefused(MederError):
     """An edit that would break the document's entities (overlap, outside the text...)."""
+
+
+class DamagedDatabase(StorageError):
+    """The database file fails SQLite's check; it was opened for nothing and left unchanged."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(f"{path}: cannot open the database: {detail}. Nothing was changed in the file. "
+                         "You can salvage what is still readable into a JSONL file, or restore a backup.")
+        self.path = path
+
+
+class EmptyDatabase(StorageError):
+    """The database file has zero bytes: a crash leftover, never silently treated as a new database."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} is empty (0 bytes), probably left by a crash or a full disk. It was not "
+                         "opened as a new database. Start with a new database (the empty file is kept aside) "
+                         "or restore a backup.")
+        self.path = path
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _reason(exc: sqlite3.Error) -> str:
+    """Why SQLite failed, in the user's words, with what to do about it."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    base = code & 0xFF if isinstance(code, int) else None
+    text = str(exc).lower()
+    if base == sqlite3.SQLITE_FULL or "disk is full" in text:
+        return "the disk is full. Free some space and try again."
+    if base == sqlite3.SQLITE_READONLY or "readonly" in text or "read-only" in text:
+        return ("the database is read-only (a write-protected file, folder or drive). "
+                "Make it writable and try again.")
+    if base in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in text:
+        return ("the database is busy in another program (a second Bangla MedER window or a retraining?). "
+                "Close it and try again.")
+    if base in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text:
+        return "the database file is damaged. Restart the app to check it and salvage or restore it."
+    if base == sqlite3.SQLITE_IOERR or "disk i/o" in text:
+        return "the disk reported a read/write error. Check the drive and try again."
+    return f"the database reported an error ({exc})."
+
+
+def check_database_file(path: str | Path) -> int:
+    """The schema version of a healthy database file, read without changing a byte of it.
+
+    The header is read first (a newer schema is refused before SQLite opens the
+    file); then ``PRAGMA quick_check`` runs on a read-only connection. Raises
+    :class:`DamagedDatabase`, :class:`EmptyDatabase` or :class:`StorageError`.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except OSError as exc:
+        raise StorageError(f"{path}: the database cannot be read ({exc.strerror or exc})") from None
+    if not header:
+        raise EmptyDatabase(path)
+    if not header.startswith(SQLITE_MAGIC) or len(header) < 100:
+        raise DamagedDatabase(path, "this is not a Bangla MedER database")
+    version = int.from_bytes(header[60:64], "big")  # PRAGMA user_version lives here
+    if version > SCHEMA_VERSION:
+        raise StorageError(f"{path}: made by a newer Bangla MedER (schema {version}); please update the app. "
+                           "The file was not changed.")
+    try:
+        con = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+        try:
+            result = "\n".join(r[0] for r in con.execute("PRAGMA quick_check(5)"))
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise DamagedDatabase(path, f"the file is damaged ({exc})") from None
+    if result != "ok":
+        raise DamagedDatabase(path, f"the file is damaged ({result.splitlines()[0]})")
+    return version
 
 
 @dataclass(frozen=True)
@@ -102,6 +192,7 @@ class StoredDocument:
     model_version: str
     entity_count: int
     min_confidence: float | None
+    needs_recheck: str | None = None  # why the document must be reviewed again (e.g. "line ends")
 
 
 @dataclass(frozen=True)
@@ -134,22 +225,48 @@ def _now() -> str:
 
 
 class Repository:
-    """The one owner of the database connection."""
+    """The one owner of the database connection.
 
-    def __init__(self, path: str | Path) -> None:
+    An existing file is checked before anything is written to it (see
+    :func:`check_database_file`); a file due for a migration is copied to
+    ``backups/`` first. ``read_only`` opens without migrating or writing
+    (self-test, salvage, a write-protected data folder). ``notices`` lists what
+    the opening changed that the user must hear about once.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False, timeout_s: float = 5.0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        self.notices: list[str] = []
+        if self.path.exists():
+            version = check_database_file(self.path)
+        elif read_only:
+            raise StorageError(f"{self.path}: no such database")
+        else:
+            version = 0
+            _create_private(self.path)
+        target = f"file:{quote(str(self.path.resolve()))}?mode=ro" if read_only else str(self.path)
         try:
-            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            self._db = sqlite3.connect(target, uri=read_only, isolation_level=None, check_same_thread=False,
+                                       timeout=timeout_s)
             self._db.row_factory = sqlite3.Row
+            if read_only:
+                return
+            _make_private(self.path)  # -wal and -shm take the database file's mode
+            if 0 < version < SCHEMA_VERSION:
+                from engine.backup import make_backup
+
+                make_backup(self.path, reason="before-migration", source=self._db)
             self._db.execute("PRAGMA journal_mode=WAL")
             # FULL: each edit is on disk when its commit returns, so a power cut (frequent where clinics
             # run on batteries and generators) cannot roll back a correction already shown as saved
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
+            for suffix in ("-wal", "-shm"):
+                _make_private(Path(f"{self.path}{suffix}"))
         except sqlite3.DatabaseError as exc:
-            raise MederError(f"{self.path}: cannot open the database ({exc})") from None
+            raise StorageError(f"{self.path}: cannot open the database: {_reason(exc)}") from None
 
     def close(self) -> None:
         self._db.close()
@@ -166,16 +283,60 @@ class Repository:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
+        if 0 < version < 3:
+            flagged = self.needs_recheck()
+            if flagged:
+                titles = "\n".join(f"• {d.title}" for d in flagged[:10]) + ("\n…" if len(flagged) > 10 else "")
+                self.notices.append(
+                    f"{len(flagged)} document(s) with Windows line ends (CRLF) were edited with an earlier version "
+                    "that placed highlights and selections on the wrong words there. Their corrections may be "
+                    "misplaced, so they were marked unreviewed and are not used for retraining until you check "
+                    f"them again (Review › Next unreviewed finds them):\n\n{titles}")
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+    def _transaction(self, not_done: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction; a failure rolls it all back and raises ``"<not_done>: <why>"``."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StorageError(f"{not_done}: {_reason(exc)}") from None
         try:
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite rolls back itself when it cannot write; nothing committed is touched
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"{not_done}: {_reason(exc)}") from None
             raise
-        self._db.execute("COMMIT")
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        try:
+            yield self._db
+        except sqlite3.Error as exc:
+            raise StorageError(f"The database could not be read: {_reason(exc)}") from None
+
+    def _query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._reading() as db:
+            return db.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: tuple = ()) -> sqlite3.Row | None:
+        with self._reading() as db:
+            return db.execute(sql, params).fetchone()
+
+    def needs_recheck(self) -> list[StoredDocument]:
+        """Documents flagged for another review (see migration 3), oldest first."""
+        if "needs_recheck" not in self._columns("documents"):
+            return []
+        return [d for d in reversed(self.documents()) if d.needs_recheck]
+
+    def _columns(self, table: str) -> set[str]:
+        with self._reading() as db:
+            return {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
 
     # -- documents --------------------------------------------------------
     def add_documents(self, items: list[tuple[str, str, str, list[Entity]]], *, origin: str,
@@ -189,7 +350,7 @@ class Repository:
             raise ValueError(f"origin must be 'model' or 'human', got {origin!r}")
         ids = []
         status = "suggested" if origin == "model" else "accepted"
-        with self._transaction() as db:
+        with self._transaction(f"The {len(items)} new document(s) were not saved") as db:
             for title, text, source, entities in items:
                 cur = db.execute(
                     "INSERT INTO documents (title, text, source, created, model_version) VALUES (?, ?, ?, ?, ?)",
@@ -215,36 +376,35 @@ class Repository:
                   "least_confident": "d.reviewed, COALESCE(MIN(e.confidence), 1.0), d.id"}
         if order not in orders:
             raise ValueError(f"order must be one of {sorted(orders)}, got {order!r}")
-        rows = self._db.execute(
+        rows = self._query(
             "SELECT d.*, COUNT(e.id) AS entity_count, MIN(e.confidence) AS min_confidence"
             " FROM documents d LEFT JOIN entities e ON e.document_id = d.id"
             " WHERE (? = '' OR d.title LIKE '%' || ? || '%' OR d.text LIKE '%' || ? || '%')"
-            f" GROUP BY d.id ORDER BY {orders[order]}", (search, search, search)).fetchall()
+            f" GROUP BY d.id ORDER BY {orders[order]}", (search, search, search))
         return [_document(r) for r in rows]
 
     def document(self, document_id: int) -> StoredDocument:
-        row = self._db.execute(
+        row = self._one(
             "SELECT d.*, COUNT(e.id) AS entity_count, MIN(e.confidence) AS min_confidence"
             " FROM documents d LEFT JOIN entities e ON e.document_id = d.id WHERE d.id = ? GROUP BY d.id",
-            (document_id,)).fetchone()
+            (document_id,))
         if row is None:
             raise MederError(f"document {document_id} does not exist")
         return _document(row)
 
     def entities(self, document_id: int) -> list[StoredEntity]:
-        rows = self._db.execute("SELECT * FROM entities WHERE document_id = ? ORDER BY start", (document_id,))
+        rows = self._query("SELECT * FROM entities WHERE document_id = ? ORDER BY start", (document_id,))
         return [StoredEntity(**{k: r[k] for k in r.keys()}) for r in rows]
 
     def entity(self, entity_id: int) -> StoredEntity:
-        row = self._db.execute("SELECT * FROM entities WHERE id = ?", (entity_id,)).fetchone()
+        row = self._one("SELECT * FROM entities WHERE id = ?", (entity_id,))
         if row is None:
             raise EditRefused(f"entity {entity_id} no longer exists")
         return StoredEntity(**{k: row[k] for k in row.keys()})
 
     def counts(self) -> dict[str, int]:
-        row = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(reviewed), 0) FROM documents").fetchone()
-        entities = self._db.execute("SELECT COUNT(*) FROM entities").fetchone()[0]
+        row = self._one("SELECT COUNT(*), COALESCE(SUM(reviewed), 0) FROM documents")
+        entities = self._one("SELECT COUNT(*) FROM entities")[0]
         return {"documents": row[0], "reviewed": row[1], "entities": entities}
 
     def neighbour_unreviewed(self, document_id: int | None, *, backwards: bool = False) -> int | None:
@@ -254,7 +414,7 @@ class Repository:
         else:
             sql = "SELECT id FROM documents WHERE reviewed = 0 AND id < ? ORDER BY id DESC LIMIT 1"
         start = document_id if document_id is not None else (-1 if backwards else 1 << 62)
-        row = self._db.execute(sql, (start,)).fetchone()
+        row = self._one(sql, (start,))
         return row[0] if row else None
 
     # -- edits ------------------------------------------------------------
@@ -264,7 +424,7 @@ class Repository:
 
         An edit that would change nothing returns None and is not recorded (it would end the redo history).
         """
-        with self._transaction() as db:
+        with self._transaction(f"The edit “{description}” was not saved") as db:
             doc = db.execute("SELECT reviewed, reviewed_at FROM documents WHERE id = ?", (document_id,)).fetchone()
             if doc is None:
                 raise EditRefused(f"document {document_id} does not exist")
@@ -286,6 +446,8 @@ class Repository:
                 after_state.update(reviewed=reviewed, reviewed_at=_now() if reviewed else None)
                 db.execute("UPDATE documents SET reviewed = ?, reviewed_at = ? WHERE id = ?",
                            (int(reviewed), after_state["reviewed_at"], document_id))
+                if reviewed:  # checked again: the flag of migration 3 has done its job
+                    db.execute("UPDATE documents SET needs_recheck = NULL WHERE id = ?", (document_id,))
             db.execute("DELETE FROM edits WHERE undone = 1")  # a new edit ends the redo history
             db.execute("INSERT INTO edits (document_id, description, before, after, created) VALUES (?, ?, ?, ?, ?)",
                        (document_id, description, json.dumps(before_state, ensure_ascii=False),
@@ -361,8 +523,8 @@ class Repository:
     # -- undo -------------------------------------------------------------
     def undo_status(self) -> tuple[str | None, str | None]:
         """Descriptions of what Undo and Redo would do (None if nothing)."""
-        u = self._db.execute("SELECT description FROM edits WHERE undone = 0 ORDER BY id DESC LIMIT 1").fetchone()
-        r = self._db.execute("SELECT description FROM edits WHERE undone = 1 ORDER BY id ASC LIMIT 1").fetchone()
+        u = self._one("SELECT description FROM edits WHERE undone = 0 ORDER BY id DESC LIMIT 1")
+        r = self._one("SELECT description FROM edits WHERE undone = 1 ORDER BY id ASC LIMIT 1")
         return (u[0] if u else None, r[0] if r else None)
 
     def undo(self) -> Change | None:
@@ -374,7 +536,7 @@ class Repository:
     def _step(self, *, undo: bool) -> Change | None:
         sql = ("SELECT * FROM edits WHERE undone = 0 ORDER BY id DESC LIMIT 1" if undo
                else "SELECT * FROM edits WHERE undone = 1 ORDER BY id ASC LIMIT 1")
-        with self._transaction() as db:
+        with self._transaction("Undo was not done" if undo else "Redo was not done") as db:
             edit = db.execute(sql).fetchone()
             if edit is None:
                 return None
@@ -417,7 +579,7 @@ class Repository:
                  "status": "suggested", "confidence": e.confidence, "model_version": model_version}
                 for e in entities if not any(k.start < e.end and e.start < k.end for k in kept)]
         change = self._apply(document_id, f"re-tag with model {model_version}", old, rows)
-        with self._transaction() as db:
+        with self._transaction(f"The re-tagging of document {document_id} was not saved") as db:
             db.execute("UPDATE documents SET model_version = ? WHERE id = ?", (model_version, document_id))
         return change
 
@@ -433,7 +595,27 @@ class Repository:
 
 def _document(row: sqlite3.Row) -> StoredDocument:
     return StoredDocument(row["id"], row["title"], row["text"], row["source"], row["created"], bool(row["reviewed"]),
-                          row["model_version"], row["entity_count"], row["min_confidence"])
+                          row["model_version"], row["entity_count"], row["min_confidence"],
+                          row["needs_recheck"] if "needs_recheck" in row.keys() else None)
+
+
+def _create_private(path: Path) -> None:
+    """Create the folder (0700) and an empty database file (0600) whatever the umask: notes are private."""
+    try:
+        if not path.parent.is_dir():
+            path.parent.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    except OSError as exc:
+        raise StorageError(f"{path}: the database cannot be created ({exc.strerror or exc})") from None
+    _make_private(path)
+
+
+def _make_private(path: Path) -> None:
+    if os.name == "posix" and path.exists():
+        try:
+            os.chmod(path, PRIVATE_FILE)
+        except OSError:
+            pass  # not ours to change (a shared drive): reading and writing still work
 
 
 def _human(document_id: int, start: int, end: int, label: str) -> dict:
@@ -464,3 +646,82 @@ def _check_spans(text: str, entities: list[Entity]) -> None:
     for a, b in zip(ordered, ordered[1:]):
         if a.overlaps(b):
             raise EditRefused(f"entities [{a.start}, {a.end}) and [{b.start}, {b.end}) overlap")
+
+
+@dataclass(frozen=True)
+class SalvageReport:
+    path: Path
+    documents: int
+    entities: int
+    unreadable_documents: int  # ids whose row could not be read
+    unreadable_entities: int
+
+
+def salvage(db_path: str | Path, out_path: str | Path) -> SalvageReport:
+    """Copy whatever rows of a damaged database can still be read into a doccano JSONL file.
+
+    The database is opened read-only and never changed. Rows are read one by one
+    by id, so a damaged page loses only the rows on it. Each line holds
+    ``text`` and ``label`` (``[start, end, type]``: the importer reads the file
+    back) plus the title, review state and each entity's status.
+    """
+    db_path, out_path = Path(db_path), Path(out_path)
+    try:
+        con = sqlite3.connect(f"file:{quote(str(db_path.resolve()))}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StorageError(f"{db_path}: nothing could be salvaged: {_reason(exc)}") from None
+    con.row_factory = sqlite3.Row
+    con.text_factory = lambda b: b.decode("utf-8", "replace")  # a damaged text keeps its readable part
+    try:
+        by_document: dict[int, list[sqlite3.Row]] = defaultdict(list)
+        entity_ids, bad_entities = _readable_rows(con, "entities")
+        for row in entity_ids:
+            by_document[row["document_id"]].append(row)
+        documents, bad_documents = _readable_rows(con, "documents")
+    finally:
+        con.close()
+    if not documents and bad_documents:
+        raise StorageError(f"{db_path}: no document could be read; nothing was salvaged")
+    lines = []
+    entities = 0
+    for doc in documents:
+        rows = sorted(by_document.get(doc["id"], []), key=lambda r: r["start"])
+        rows = [r for r in rows if 0 <= r["start"] < r["end"] <= len(doc["text"])]
+        entities += len(rows)
+        lines.append(json.dumps({
+            "text": doc["text"], "label": [[r["start"], r["end"], r["label"]] for r in rows],
+            "title": doc["title"], "source": doc["source"], "created": doc["created"],
+            "reviewed": bool(doc["reviewed"]), "model_version": doc["model_version"],
+            "status": [r["status"] for r in rows], "origin": [r["source"] for r in rows]}, ensure_ascii=False))
+    try:
+        with atomic_path(out_path) as temp:
+            temp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    except OSError as exc:
+        raise StorageError(f"{out_path}: the salvaged documents were not written ({exc.strerror or exc})") from None
+    return SalvageReport(out_path, len(documents), entities, bad_documents, bad_entities)
+
+
+def _readable_rows(con: sqlite3.Connection, table: str) -> tuple[list[sqlite3.Row], int]:
+    """Every row of ``table`` that can be read, by id; and how many ids failed."""
+    try:
+        highest = con.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0
+    except sqlite3.Error:
+        highest = None
+    if highest is None:  # the right edge of the tree is damaged: walk until far past the last readable id
+        highest = 0
+        try:
+            for (row_id,) in con.execute(f"SELECT id FROM {table} ORDER BY id"):
+                highest = row_id
+        except sqlite3.Error:
+            pass
+        highest += 100_000
+    rows, bad = [], 0
+    for row_id in range(1, highest + 1):
+        try:
+            row = con.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
+        except sqlite3.Error:
+            bad += 1
+            continue
+        if row is not None:
+            rows.append(row)
+    return rows, bad

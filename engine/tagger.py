@@ -12,14 +12,16 @@ from typing import Protocol
 
 import numpy as np
 
-from engine.crf import CRFDecoder
+from engine.crf import DECODERS, CRFDecoder, mbr_spans, spans_to_path
 from engine.errors import OperationCancelled
+from engine.model_config import ModelConfig
 from engine.spans import OUTSIDE, Entity
 from engine.text import Word, split_words
 from engine.tokenizer import SubwordTokenizer, Window
 
 Progress = Callable[[int, int], None]  # (done, total)
 IsCancelled = Callable[[], bool]
+_WORDS_PER_UNIT = 200  # decoding this many words costs about what one window's forward pass does
 
 
 class EmissionModel(Protocol):
@@ -31,12 +33,24 @@ class Tagger:
     """Finds entities in text with one emission model and one CRF decoder."""
 
     def __init__(self, tokenizer: SubwordTokenizer, decoder: CRFDecoder, model: EmissionModel,
-                 *, batch_size: int = 16, version: str = "") -> None:
+                 *, batch_size: int = 16, version: str = "", decoding: str = "viterbi",
+                 threshold: float = 0.5) -> None:
+        if decoding not in DECODERS:
+            raise ValueError(f"decoding must be one of {DECODERS}, got {decoding!r}")
         self.tokenizer = tokenizer
         self.decoder = decoder
         self.model = model
         self.batch_size = batch_size
         self.version = version
+        self.decoding = decoding  # as the model folder's config says (ModelConfig.decoder)
+        self.threshold = threshold
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, tokenizer: SubwordTokenizer, decoder: CRFDecoder,
+                    model: EmissionModel) -> Tagger:
+        """A tagger that decodes as ``config`` says (decoder, threshold) and carries its version."""
+        return cls(tokenizer, decoder, model, version=config.version, decoding=config.decoder,
+                   threshold=config.decoder_threshold)
 
     @property
     def entity_types(self) -> list[str]:
@@ -57,24 +71,65 @@ class Tagger:
 
     def tag_words(self, documents: Sequence[Sequence[Word]], *, progress: Progress | None = None,
                   cancelled: IsCancelled | None = None) -> list[list[Entity]]:
-        """Entities for documents whose words are given (e.g. by a data file)."""
+        """Entities for documents whose words are given (e.g. by a data file).
+
+        ``progress(done, total)`` counts windows through the model and then the
+        decoding (in window-sized units), so one long document moves the bar too;
+        ``cancelled()`` is checked between batches and every few hundred words.
+        """
+        units = [-(-len(words) // _WORDS_PER_UNIT) for words in documents]
+        decode_total = sum(units)
+        done, total = 0, decode_total
+
+        def emitted(d: int, t: int) -> None:
+            nonlocal done, total
+            done, total = d, t + decode_total
+            if progress is not None:
+                progress(done, total)
+
+        emissions = self._word_emissions(documents, progress=emitted, cancelled=cancelled)
         results = []
-        for words, emissions in zip(documents, self.word_emissions(documents, progress=progress, cancelled=cancelled)):
-            results.append(self._decode(list(words), emissions))
+        for words, scores, share in zip(documents, emissions, units):
+            first = done
+
+            def decoding(d: int, t: int, first: int = first, share: int = share) -> None:
+                if progress is not None:
+                    progress(first + share * d // max(t, 1), total)
+
+            if cancelled is not None and cancelled():
+                raise OperationCancelled()
+            results.append(self._decode(list(words), scores, progress=decoding, cancelled=cancelled))
+            done = first + share
         return results
 
     def predict_tags(self, documents: Sequence[Sequence[Word]]) -> list[list[str]]:
         """The decoded IOB2 tag of every word (for evaluation)."""
         tags = self.decoder.tags
-        return [[tags[i] for i in self.decoder.viterbi(e)] for e in self.word_emissions(documents)]
+        return [[tags[i] for i in self.path(e)] for e in self.word_emissions(documents)]
+
+    def path(self, emissions: np.ndarray) -> list[int]:
+        """Tag indices of one document's (num_words, num_tags) emissions, by this tagger's decoding."""
+        if self.decoding == "mbr":
+            spans = mbr_spans(self.decoder, emissions, threshold=self.threshold)
+            return spans_to_path(self.decoder, len(emissions), spans)
+        return self.decoder.viterbi(emissions)
 
     def word_emissions(self, documents: Sequence[Sequence[Word]], *, progress: Progress | None = None,
                        cancelled: IsCancelled | None = None) -> list[np.ndarray]:
-        """Per-document emission scores at each word's first piece: (num_words, num_tags)."""
+        """Per-document emission scores at each word's first piece: (num_words, num_tags).
+
+        ``progress(done, total)`` counts windows through the model.
+        """
+        return self._word_emissions(documents, progress=progress, cancelled=cancelled)
+
+    def _word_emissions(self, documents: Sequence[Sequence[Word]], *, progress: Progress | None,
+                        cancelled: IsCancelled | None) -> list[np.ndarray]:
         num_tags = self.decoder.num_tags
         out = [np.zeros((len(d), num_tags), dtype=np.float32) for d in documents]
         jobs: list[tuple[int, Window]] = []
         for i, words in enumerate(documents):
+            if cancelled is not None and cancelled():  # splitting a pasted book into windows takes seconds
+                raise OperationCancelled()
             jobs.extend((i, w) for w in self.tokenizer.windows([w.text for w in words]))
         jobs.sort(key=lambda job: len(job[1].input_ids))
         total = len(jobs)
@@ -96,10 +151,14 @@ class Tagger:
                 progress(min(b + self.batch_size, total), total)
         return out
 
-    def _decode(self, words: list[Word], emissions: np.ndarray) -> list[Entity]:
+    def _decode(self, words: list[Word], emissions: np.ndarray, *, progress: Progress | None = None,
+                cancelled: IsCancelled | None = None) -> list[Entity]:
         if not words:
             return []
-        path, spans = self.decoder.decode(emissions)
+        if self.decoding == "mbr":  # each span's confidence is its exact posterior
+            return [Entity(words[first].start, words[last].end, kind, round(p, 4))
+                    for first, last, kind, p in mbr_spans(self.decoder, emissions, threshold=self.threshold)]
+        path, spans = self.decoder.decode(emissions, progress=progress, cancelled=cancelled)
         entities = []
         for first, last, p in spans:
             label = self.decoder.tags[path[first]][2:]

@@ -9,6 +9,7 @@ normalisation the model sees (:func:`model_form`) never loses the way back.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,6 +17,18 @@ from functools import lru_cache
 ZWNJ, ZWJ = "\u200c", "\u200d"
 _INVISIBLE = {ZWNJ, ZWJ, "\u200b", "\ufeff", "\u2060", "\u00ad"}
 _DROP_INVISIBLE = str.maketrans(dict.fromkeys(_INVISIBLE))
+
+# Unicode's Bidi_Control characters: invisible, yet they reorder what is shown
+# (stored "0.5 g every 12 h" can display as "5.0 g every 21 h"). The text view
+# shows each one and exports flag documents holding them. ZWNJ/ZWJ are not
+# among them: they are Bangla spelling.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_BIDI_CONTROL = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
+
+
+def has_bidi_controls(text: str) -> bool:
+    """Whether ``text`` holds a character that can change its displayed order."""
+    return _BIDI_CONTROL.search(text) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,3 +27,9 @@ def test_engine_imports_neither_qt_nor_torch():
 def test_trainer_never_imports_the_gui():
     for path, names in imported_modules("trainer").items():
         assert "PySide6" not in names and "app" not in names, path
+
+
+def test_gui_never_imports_the_trainer_or_torch():
+    # the trainer runs in its own process; what both ends share lives in engine.trainer_contract
+    for path, names in imported_modules("app/gui").items():
+        assert not names & {"trainer", "torch", "transformers", "torchcrf"}, path

@@ -27,7 +27,8 @@ def test_extract_writes_jsonl_and_reports_bad_files(tmp_path):
     binary.write_bytes(bytes(range(256)) * 8)
     out = tmp_path / "out.jsonl"
     result = run("-m", "app", "extract", str(good), str(empty), str(binary), "-o", str(out))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # the good file is written; the status says some were not
+    assert "2 file(s) not extracted" in result.stderr
     assert "empty.txt: the file is empty" in result.stderr and "scan.txt: this looks like a binary file" in result.stderr
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 1 and any(label == "Medicine" for _, _, label in rows[0]["label"])

@@ -206,5 +206,5 @@ def test_retrain_dialog_cancel_changes_nothing(qtbot, tmp_path, tiny_bundle):
     qtbot.waitUntil(lambda: dialog.process is None, timeout=30000)
     assert "Cancelled" in dialog.stage.text()
     assert [v.version for v in registry.versions()] == ["bundled"]
-    assert not list((tmp_path / "models").glob(".tmp-*"))
+    assert not list((tmp_path / "models").glob(".meder-tmp-*"))
     repo.close()

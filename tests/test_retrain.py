@@ -78,7 +78,7 @@ def test_cancel_leaves_everything_as_it_was(tmp_path, tiny_bundle):
         retrain(db, tmp_path / "models", tiny_bundle, preset_override=TINY, cancelled=cancel_soon)
     registry = ModelRegistry(tmp_path / "models", tiny_bundle)
     assert [v.version for v in registry.versions()] == [BUNDLED]
-    assert not list((tmp_path / "models").glob(".tmp-*"))
+    assert not list((tmp_path / "models").glob(".meder-tmp-*"))
     assert len(Repository(db).reviewed_documents()) == 30
 
 
@@ -93,10 +93,10 @@ def test_killed_trainer_changes_nothing(tmp_path, tiny_bundle):
             break
     proc.send_signal(signal.SIGKILL)  # no chance to clean up: like a power cut
     proc.wait(timeout=60)
-    assert list(models.glob(".tmp-*")), "the kill should have left a half-written folder behind"
+    assert list(models.glob(".meder-tmp-*")), "the kill should have left a half-written folder behind"
     registry = ModelRegistry(models, tiny_bundle)
     assert registry.active().version == BUNDLED
-    assert registry.cleanup_leftovers() and not list(models.glob(".tmp-*"))
+    assert registry.cleanup_leftovers() and not list(models.glob(".meder-tmp-*"))
     assert [v.version for v in registry.versions()] == [BUNDLED]
 
 

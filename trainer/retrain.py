@@ -43,6 +43,8 @@ from trainer.model import TokenTagger, load_model, save_model, student_from_teac
 
 Progress = Callable[[dict], None]
 MIN_REVIEWED = 10
+VERSION_BYTES = 95 * 2**20  # teacher + student + INT8 student on disk
+FREE_BYTES_NEEDED = 2 * VERSION_BYTES  # the version, plus room for ONNX export and quantization files
 
 
 @dataclass
@@ -94,8 +96,11 @@ def retrain(db: Path, models_dir: Path, bundled_dir: Path, *, preset: str = "qui
     started = time.monotonic()
     say = progress or (lambda event: None)
     spec = preset_override or PRESETS[preset]
+    if not Path(db).is_file():  # opening it would create an empty database and report 0 reviewed documents
+        raise MederError(f"{db}: no such database; nothing was retrained")
     registry = ModelRegistry(models_dir, bundled_dir)
     registry.cleanup_leftovers()
+    check_free_space(registry.dir)
     active = registry.active()
 
     repo = Repository(db)
@@ -211,6 +216,15 @@ def retrain(db: Path, models_dir: Path, bundled_dir: Path, *, preset: str = "qui
         registry.activate(version)
     say({"stage": "done", "report": report})
     return report
+
+
+def check_free_space(folder: Path, *, needed: int = FREE_BYTES_NEEDED) -> None:
+    """Refuse to start when the disk cannot hold a new version, instead of failing an hour later."""
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise MederError(f"retraining needs about {needed // 2**20} MB free on the disk of {folder} (a model version "
+                         f"takes about {VERSION_BYTES // 2**20} MB); only {free // 2**20} MB are free. Free some "
+                         "space (or delete an old model version) and try again; nothing was changed")
 
 
 def load_model_config(folder: Path) -> ModelConfig:

@@ -31,12 +31,21 @@ from app.gui.background import run_in_background
 from app.gui.colors import color_for, type_colors
 from app.gui.table_models import DocumentTableModel, EntityTableModel
 from app.gui.text_view import EntityTextView
-from engine.errors import MederError
+from engine.errors import MederError, StorageError
 from engine.exporting import export
-from engine.importing import ALL_SUFFIXES, PendingDocument, import_files
+from engine.importing import (
+    ALL_SUFFIXES,
+    MAX_DOCUMENT_CHARS,
+    TABLE_SUFFIXES,
+    PendingDocument,
+    import_files,
+    table_columns,
+)
 from engine.model_registry import ModelRegistry
 from engine.storage import Change, Repository
 from engine.tagger import Tagger
+
+MAX_ERRORS_SHOWN = 30  # files listed in the import report; the rest are counted
 
 
 class MainWindow(QMainWindow):
@@ -49,6 +58,8 @@ class MainWindow(QMainWindow):
         self.tagger: Tagger | None = None
         self.types: list[str] = []
         self.current_id: int | None = None
+        # tagged documents the database refused (full disk, locked...): kept for File › Retry saving
+        self.unsaved: list[tuple[list[PendingDocument], str]] = []
         self.setWindowTitle("Bangla MedER")
         self.resize(1280, 760)
         self._build_widgets()
@@ -61,6 +72,16 @@ class MainWindow(QMainWindow):
         # start with focus away from the filter box, so a first Ctrl+V pastes a new document
         # instead of filtering the (empty) list
         self.document_table.setFocus()
+        self._show_notices()
+
+    def _show_notices(self) -> None:
+        """What opening the database changed (a migration, a missing backup): said once, without blocking."""
+        if not self.repo.notices:
+            return
+        box = QMessageBox(QMessageBox.Icon.Information, "Bangla MedER", "\n\n".join(self.repo.notices), parent=self)
+        box.setObjectName("storage_notices")
+        self.repo.notices = []
+        box.open()
 
     # -- construction -----------------------------------------------------
     def _build_widgets(self) -> None:
@@ -105,6 +126,7 @@ class MainWindow(QMainWindow):
         self.counts_label = QLabel()
         self.statusBar().addPermanentWidget(self.counts_label)
         self.statusBar().addPermanentWidget(self.model_label)
+        self.statusBar().addPermanentWidget(self.view.bidi_notice)
 
     def _table(self, model) -> QTableView:
         table = QTableView()
@@ -136,6 +158,8 @@ class MainWindow(QMainWindow):
         file = bar.addMenu("&File")
         self._action(file, "New from clipboard", self.new_from_clipboard, QKeySequence.StandardKey.Paste)
         self._action(file, "Import…", self.import_dialog, QKeySequence.StandardKey.Open)
+        self.retry_action = self._action(file, "Retry saving", self.retry_unsaved)
+        self.retry_action.setVisible(False)
         file.addSeparator()
         self._action(file, "Export to Excel…", partial(self.export_dialog, ".xlsx"), "Ctrl+E")
         self._action(file, "Export reviewed as JSONL…", partial(self.export_dialog, ".jsonl"))
@@ -264,7 +288,7 @@ class MainWindow(QMainWindow):
 
     def _on_context_menu(self, pos) -> None:
         menu = QMenu(self)
-        index = self.view.from_qt(self.view.cursorForPosition(pos).position())
+        index = self.view.index_at(pos)
         entity = self.view.entity_at(index)
         if self.view.selection():
             add = menu.addMenu("Add as")
@@ -287,9 +311,13 @@ class MainWindow(QMainWindow):
 
     # -- edits ------------------------------------------------------------
     def _edit(self, operation) -> Change | None:
-        """Run one repository edit; a refused edit becomes a status-bar message."""
+        """Run one repository edit; a refused edit becomes a status-bar message, a failed write a dialog."""
         try:
             change = operation()
+        except StorageError as exc:  # not saved: the user must know, and the view must show what is stored
+            QMessageBox.warning(self, "Not saved", str(exc))
+            self._reload_after_failure()
+            return None
         except MederError as exc:
             self.statusBar().showMessage(str(exc), 6000)
             return None
@@ -418,20 +446,33 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The clipboard holds no text", 4000)
             return
         title = " ".join(text.split()[:6])[:60]
+        if len(text) > MAX_DOCUMENT_CHARS:
+            QMessageBox.warning(self, "Text too long", f"The clipboard holds {len(text):,} characters; one document "
+                                f"can hold at most {MAX_DOCUMENT_CHARS:,}. Nothing was added: paste it in parts.")
+            return
         self.add_texts([PendingDocument(title, text, "clipboard", [], "model")])
 
     def add_texts(self, pending: list[PendingDocument]) -> None:
         """Tag pasted text in the background, then store and show it."""
         tagger = self.tagger
+        chars = sum(len(d.text) for d in pending)
 
         def work(progress, cancelled):
             if tagger is not None:
-                for doc, ents in zip(pending, tagger.tag_many([d.text for d in pending], cancelled=cancelled)):
+                def step(done: int, total: int) -> None:
+                    progress(done, total, f"Finding entities in {chars:,} characters…")
+
+                for doc, ents in zip(pending, tagger.tag_many([d.text for d in pending], progress=step,
+                                                              cancelled=cancelled)):
                     doc.entities = ents
             return pending
 
-        run_in_background(self, work, title=None, on_success=self._store,
-                          on_failure=lambda m: QMessageBox.warning(self, "Tagging failed", m))
+        # a short note is tagged before a dialog could appear; a long paste gets progress and Cancel
+        run_in_background(self, work, title="Tagging the pasted text" if chars > 20_000 else None,
+                          on_success=self._store,
+                          on_failure=lambda m: QMessageBox.warning(self, "Tagging failed", m),
+                          on_cancel=lambda: self.statusBar().showMessage(
+                              "Tagging cancelled; the pasted text was not added", 8000))
 
     def import_dialog(self) -> None:
         patterns = " ".join(f"*{s}" for s in ALL_SUFFIXES)
@@ -440,47 +481,102 @@ class MainWindow(QMainWindow):
             self.import_files([Path(f) for f in files])
 
     def import_files(self, files: list[Path], text_column: str | None = None) -> None:
+        """Import in the background; for spreadsheets, first ask which column holds the text."""
+        tables = [f for f in files if f.suffix.lower() in TABLE_SUFFIXES]
+        if not tables or text_column is not None:
+            self._start_import(files, text_column)
+            return
+        # the header is read off the UI thread, where a damaged file is an error message, not a crash
+        run_in_background(self, lambda progress, cancelled: table_columns(tables[0]), title=None,
+                          on_success=lambda columns: self._ask_text_column(files, tables[0], *columns),
+                          on_failure=lambda message: self._start_import(files, None))  # the batch lists it
+
+    def _start_import(self, files: list[Path], text_column: str | None) -> None:
         tagger = self.tagger
-        if any(f.suffix.lower() in (".csv", ".xlsx") for f in files) and text_column is None:
-            text_column = self._ask_text_column(next(f for f in files if f.suffix.lower() in (".csv", ".xlsx")))
         run_in_background(
             self, lambda progress, cancelled: import_files(files, tagger, text_column=text_column,
                                                            progress=progress, cancelled=cancelled),
             title=f"Importing {len(files)} file(s)", on_success=self._on_imported,
-            on_failure=lambda m: QMessageBox.warning(self, "Import failed", m),
+            on_failure=lambda m: QMessageBox.warning(self, "Import failed", f"Nothing was imported.\n\n{m}"),
             on_cancel=lambda: self.statusBar().showMessage("Import cancelled; nothing was stored", 5000))
 
-    def _ask_text_column(self, path: Path) -> str | None:
-        from engine.formats.tables import guess_text_column, read_table
-
-        try:
-            header, rows = read_table(path)
-        except MederError:
-            return None  # the import reports the error with the file name
-        guess = guess_text_column(header, rows) or 0
+    def _ask_text_column(self, files: list[Path], path: Path, header: list[str], guess: int) -> None:
         column, ok = QInputDialog.getItem(self, "Text column", f"Which column of {path.name} holds the text?",
                                           header, guess, False)
-        return column if ok else None
+        if not ok:
+            self.statusBar().showMessage(f"Import cancelled; none of the {len(files)} file(s) was imported", 5000)
+            return
+        self._start_import(files, column)
 
     def _on_imported(self, batch) -> None:
         self._store(batch.documents, model_version=batch.model_version)
         if batch.errors:
-            QMessageBox.warning(self, "Some files were not imported",
-                                f"{len(batch.documents)} documents imported. These could not be read:\n\n"
-                                + "\n".join(batch.errors[:20]))
+            shown = batch.errors[:MAX_ERRORS_SHOWN]
+            more = len(batch.errors) - len(shown)
+            QMessageBox.warning(
+                self, "Some files were not imported",
+                f"{len(batch.documents)} documents read. {len(batch.errors)} file(s) could not be read; nothing "
+                "from them was imported:\n\n" + "\n".join(f"• {m}" for m in shown)
+                + (f"\n… and {more} more" if more else ""))
 
-    def _store(self, pending: list[PendingDocument], model_version: str | None = None) -> None:
+    def _store(self, pending: list[PendingDocument], model_version: str | None = None) -> int:
+        """Store tagged documents; returns how many were stored.
+
+        If the database refuses them, the user is told and the documents are kept
+        (File › Retry saving) instead of being dropped after all the tagging work.
+        """
         version = model_version if model_version is not None else (self.tagger.version if self.tagger else "")
         ids: list[int] = []
-        for origin in ("model", "human"):
-            items = [(d.title, d.text, d.source, d.entities) for d in pending if d.origin == origin]
-            if items:
-                ids += self.repo.add_documents(items, origin=origin, model_version=version if origin == "model" else "")
+        remaining = list(pending)
+        try:
+            for origin in ("model", "human"):
+                items = [(d.title, d.text, d.source, d.entities) for d in remaining if d.origin == origin]
+                if items:
+                    ids += self.repo.add_documents(items, origin=origin,
+                                                   model_version=version if origin == "model" else "")
+                    remaining = [d for d in remaining if d.origin != origin]
+        except StorageError as exc:
+            self.unsaved.append((remaining, version))
+            self._update_retry()
+            QMessageBox.warning(self, "Documents not saved",
+                                f"{exc}\n\n{len(remaining)} document(s) were not saved. They are kept until you "
+                                f"quit: File › {self.retry_action.text()} stores them once the problem is solved.")
         if ids:
             self.current_id = max(ids)
             self.refresh_documents()
             self.show_document(self.current_id)
             self.statusBar().showMessage(f"Added {len(ids)} document(s)", 4000)
+        return len(ids)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        count = sum(len(docs) for docs, _ in self.unsaved)
+        if count and QMessageBox.question(
+                self, "Quit without saving?",
+                f"{count} document(s) could not be saved in the database and are only in memory. Quit and lose "
+                f"them? (Choose No, solve the problem, then File › {self.retry_action.text()}.)") \
+                != QMessageBox.StandardButton.Yes:
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+    def retry_unsaved(self) -> None:
+        batches, self.unsaved = self.unsaved, []
+        stored = sum(self._store(docs, model_version=version) for docs, version in batches)
+        self._update_retry()
+        if not self.unsaved:
+            self.statusBar().showMessage(f"Saved {stored} document(s) that had not been saved", 5000)
+
+    def _update_retry(self) -> None:
+        count = sum(len(docs) for docs, _ in self.unsaved)
+        self.retry_action.setText(f"Retry saving {count} document(s)")
+        self.retry_action.setVisible(count > 0)
+
+    def _reload_after_failure(self) -> None:
+        try:
+            self.refresh_documents()
+            self.show_document(self.current_id)
+        except StorageError as exc:  # the database cannot even be read now
+            self.statusBar().showMessage(str(exc), 10000)
 
     def export_dialog(self, suffix: str) -> None:
         names = {".xlsx": "Excel workbook", ".jsonl": "doccano JSONL", ".conll": "CoNLL"}

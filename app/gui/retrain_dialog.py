@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -21,8 +22,24 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from engine.backup import make_backup
+from engine.errors import StorageError
 from engine.model_registry import ModelRegistry
 from engine.storage import Repository
+from engine.trainer_contract import ERROR_PREFIX
+
+_ORT_LOG = re.compile(r"\[[WIV]:onnxruntime")  # "2026-11-25 15:01:10 [W:onnxruntime:, ...] ..."
+
+
+def failure_line(stderr: str) -> str:
+    """The line that says why the trainer failed: its own ``error:`` line, else the last line that is not
+    an ONNX Runtime warning or informational line (those are printed on the way and explain nothing)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    marked = [line for line in lines if line.startswith(ERROR_PREFIX)]
+    if marked:
+        return marked[-1][len(ERROR_PREFIX):]
+    plain = [line for line in lines if not _ORT_LOG.search(line)]
+    return plain[-1] if plain else ""
 
 
 def trainer_command() -> list[str]:
@@ -95,6 +112,11 @@ class RetrainDialog(QDialog):
         return args
 
     def start(self) -> None:
+        try:  # a retrain reads the database for minutes: keep a copy from just before
+            make_backup(self.repo.path, reason="before-retrain")
+        except StorageError as exc:
+            self.stage.setText(f"Not started: no backup could be made before retraining. {exc}")
+            return
         command = trainer_command()
         self.process = QProcess(self)
         self.process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
@@ -165,6 +187,6 @@ class RetrainDialog(QDialog):
         elif code == 3:
             self.stage.setText("Cancelled. The active model and your corrections are unchanged.")
         else:
-            message = self.errors.decode("utf-8", "replace").strip().splitlines()
-            self.stage.setText("Retraining failed: " + (message[-1] if message else f"exit code {code}"))
+            message = failure_line(self.errors.decode("utf-8", "replace"))
+            self.stage.setText("Retraining failed: " + (message or f"exit code {code}"))
         self.start_button.setEnabled(True)

@@ -1,22 +1,90 @@
 """The document text with entity highlights.
 
-Offsets in storage count Unicode code points; Qt counts UTF-16 units. The
-view converts at its boundary so emoji and other astral characters never
-shift a highlight.
+Storage keeps the text byte-exact and counts Unicode code points; Qt's
+document counts UTF-16 units and rewrites some characters (see
+:class:`OffsetMap`). Every offset crosses that boundary through one map, so
+highlights and selections land on the stored characters.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from bisect import bisect_right
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QTextEdit, QToolTip
+from PySide6.QtWidgets import QLabel, QTextEdit, QToolTip
 
 from app.gui.colors import color_for
 from engine.storage import StoredEntity
+from engine.text import BIDI_CONTROLS, has_bidi_controls
 
 LOW_CONFIDENCE = 0.6
+
+# Code points that take two UTF-16 units, and the "\r\n" pairs Qt makes one paragraph break of.
+_ASTRAL_OR_CRLF = re.compile("[\U00010000-\U0010ffff]|\r\n")
+
+
+def _marker(ch: str) -> str:
+    """A visible BMP stand-in for a direction control, pointing its way."""
+    kind = unicodedata.bidirectional(ch)
+    if kind in ("L", "LRE", "LRO", "LRI"):  # LRM is class L
+        return "\u21e2"  # ⇢
+    if kind in ("R", "AL", "RLE", "RLO", "RLI"):  # RLM is R, ALM is AL
+        return "\u21e0"  # ⇠
+    if kind == "FSI":
+        return "\u21c4"  # ⇄
+    return "\u21e4"  # ⇤ ends an embedding or isolate (PDF, PDI)
+
+
+# One marker per code point, so showing them moves no offset.
+BIDI_MARKERS = {ch: _marker(ch) for ch in sorted(BIDI_CONTROLS)}
+_SHOW_BIDI = str.maketrans(BIDI_MARKERS)
+MARKER_COLOR = "#b00020"
+
+
+class OffsetMap:
+    """Stored code-point offsets <-> positions in the document ``setPlainText`` makes of the text.
+
+    Measured with PySide6's QTextDocument: each "\\r\\n" becomes ONE paragraph
+    separator (its "\\n" has no position of its own), a leading U+FEFF is
+    dropped, and characters outside the BMP take two units; lone "\\r", "\\n",
+    U+2028, U+2029 and every other character take one. The shift is constant
+    between those places, so lookups bisect precomputed arrays: O(log n).
+    """
+
+    def __init__(self, text: str) -> None:
+        self.length = len(text)
+        self._keys = [0]  # stored offsets from which the shift changes
+        self._shifts = [0]  # Qt position minus stored offset, from that key on
+        self._qt_keys = [0]  # the Qt position of each key (non-decreasing)
+        shift = 0
+        changes = [(1, -1)] if text.startswith("\ufeff") else []
+        changes += [(m.end(), 1 if len(m.group()) == 1 else -1) for m in _ASTRAL_OR_CRLF.finditer(text)]
+        for key, change in changes:
+            shift += change
+            self._keys.append(key)
+            self._shifts.append(shift)
+            self._qt_keys.append(key + shift)
+
+    def to_qt(self, index: int) -> int:
+        index = min(max(index, 0), self.length)
+        return index + self._shifts[bisect_right(self._keys, index) - 1]
+
+    def from_qt(self, position: int) -> int:
+        """The last stored offset at or before Qt ``position``.
+
+        Inside a surrogate pair that is the start of its character; at the
+        paragraph break of a "\\r\\n" it is the offset after the pair.
+        """
+        k = bisect_right(self._qt_keys, position) - 1
+        if k < 0:
+            return 0
+        index = position - self._shifts[k]
+        if k + 1 < len(self._keys):
+            index = min(index, self._keys[k + 1] - 1)
+        return min(max(index, 0), self.length)
 
 
 class EntityTextView(QTextEdit):
@@ -32,25 +100,51 @@ class EntityTextView(QTextEdit):
         font.setPointSize(max(14, font.pointSize()))  # Bangla conjuncts need size to be legible
         self.setFont(font)
         self.colors: dict[str, str] = {}
+        self._text = ""
+        self._offsets = OffsetMap("")
+        self._markers: list[int] = []  # stored offsets of the direction controls shown as markers
         self._entities: list[StoredEntity] = []
         self._starts: list[int] = []
-        self._astral: list[int] = []  # code-point indices of characters outside the BMP
         self.selected_id: int | None = None
+        # the window puts this in its status bar; it stays empty unless the document holds direction controls
+        self.bidi_notice = QLabel()
+        self.bidi_notice.setStyleSheet(f"color: {MARKER_COLOR}")
+
+    @property
+    def text(self) -> str:
+        """The stored text shown, exactly as stored."""
+        return self._text
 
     # -- offsets ----------------------------------------------------------
     def to_qt(self, index: int) -> int:
-        return index + bisect_right(self._astral, index - 1)
+        return self._offsets.to_qt(index)
 
     def from_qt(self, position: int) -> int:
-        index = position
-        while index > 0 and self.to_qt(index) > position:
-            index -= 1
-        return index
+        return self._offsets.from_qt(position)
+
+    def index_at(self, point: QPoint) -> int:
+        """The stored offset under a point of the viewport."""
+        return self.from_qt(self.cursorForPosition(point).position())
 
     # -- content ----------------------------------------------------------
     def show_document(self, text: str, entities: list[StoredEntity]) -> None:
-        self._astral = [i for i, ch in enumerate(text) if ord(ch) > 0xFFFF]
-        self.setPlainText(text)
+        """Show ``text`` with each direction control as a visible marker (it would reorder the display)."""
+        self._text = text
+        self._offsets = OffsetMap(text)
+        if has_bidi_controls(text):
+            self._markers = [i for i, ch in enumerate(text) if ch in BIDI_CONTROLS]
+            self.setPlainText(text.translate(_SHOW_BIDI))
+            shown = " ".join(dict.fromkeys(BIDI_MARKERS[text[i]] for i in self._markers))
+            count = len(self._markers)
+            self.bidi_notice.setText(f"{count} hidden direction mark{'s' if count > 1 else ''}, shown as {shown}")
+            self.bidi_notice.setToolTip("This text holds invisible characters that change the order in which "
+                                        "other programs display it (\"0.5\" can show as \"5.0\"). They are "
+                                        "stored and exported unchanged; hover a mark for its name.")
+        else:
+            self._markers = []
+            self.setPlainText(text)
+            self.bidi_notice.setText("")
+            self.bidi_notice.setToolTip("")
         self.selected_id = None
         self.set_entities(entities)
 
@@ -63,12 +157,10 @@ class EntityTextView(QTextEdit):
         previous = self.entity_by_id(self.selected_id)
         self.selected_id = entity_id
         entity = self.entity_by_id(entity_id)
+        cursor = QTextCursor(self.document())
         for e in (previous, entity):  # repaint just the two spans that changed
             if e is not None:
-                cursor = QTextCursor(self.document())
-                cursor.setPosition(self.to_qt(e.start))
-                cursor.setPosition(self.to_qt(e.end), QTextCursor.MoveMode.KeepAnchor)
-                cursor.setCharFormat(self._format(e))
+                self._paint_entity(cursor, e)
         if entity is not None:
             cursor = self.textCursor()
             cursor.setPosition(self.to_qt(entity.start))
@@ -90,6 +182,13 @@ class EntityTextView(QTextEdit):
             return None
         return self.from_qt(cursor.selectionStart()), self.from_qt(cursor.selectionEnd())
 
+    def createMimeDataFromSelection(self) -> QMimeData:
+        """Copy the stored characters (CRLF, direction controls), not what the screen shows."""
+        data = QMimeData()
+        span = self.selection()
+        data.setText(self._text[span[0]:span[1]] if span else "")
+        return data
+
     def _paint(self) -> None:
         """Write highlights into the document's own character formats.
 
@@ -103,10 +202,25 @@ class EntityTextView(QTextEdit):
         cursor.select(QTextCursor.SelectionType.Document)
         cursor.setCharFormat(QTextCharFormat())
         for e in self._entities:
-            cursor.setPosition(self.to_qt(e.start))
-            cursor.setPosition(self.to_qt(e.end), QTextCursor.MoveMode.KeepAnchor)
-            cursor.setCharFormat(self._format(e))
+            self._paint_entity(cursor, e)
+        self._paint_markers(cursor, 0, len(self._text))
         cursor.endEditBlock()
+
+    def _paint_entity(self, cursor: QTextCursor, e: StoredEntity) -> None:
+        cursor.setPosition(self.to_qt(e.start))
+        cursor.setPosition(self.to_qt(e.end), QTextCursor.MoveMode.KeepAnchor)
+        cursor.setCharFormat(self._format(e))
+        self._paint_markers(cursor, e.start, e.end)
+
+    def _paint_markers(self, cursor: QTextCursor, start: int, end: int) -> None:
+        """Colour the direction markers in [start, end) on top of whatever highlight they sit in."""
+        fmt = QTextCharFormat()
+        fmt.setForeground(QColor(MARKER_COLOR))
+        fmt.setFontWeight(700)
+        for i in self._markers[bisect_right(self._markers, start - 1):bisect_right(self._markers, end - 1)]:
+            cursor.setPosition(self.to_qt(i))
+            cursor.setPosition(self.to_qt(i + 1), QTextCursor.MoveMode.KeepAnchor)
+            cursor.mergeCharFormat(fmt)
 
     def _format(self, e: StoredEntity) -> QTextCharFormat:
         fmt = QTextCharFormat()
@@ -126,24 +240,37 @@ class EntityTextView(QTextEdit):
     def format_at(self, index: int) -> QTextCharFormat:
         """The character format the document shows at code point ``index``."""
         cursor = QTextCursor(self.document())
-        cursor.setPosition(self.to_qt(index) + 1)
+        # a cursor reports the character before it: the one ending where this code point ends
+        # (for the "\n" of a "\r\n", the paragraph break both share)
+        cursor.setPosition(self.to_qt(index + 1))
         return cursor.charFormat()
+
+    def tooltip_at(self, index: int) -> str:
+        """What hovering code point ``index`` explains: a direction marker, an entity, or nothing."""
+        parts = []
+        if 0 <= index < len(self._text) and self._text[index] in BIDI_CONTROLS:
+            ch = self._text[index]
+            parts.append(f"Hidden direction mark U+{ord(ch):04X} {unicodedata.name(ch)}, shown here as "
+                         f"{BIDI_MARKERS[ch]}: it is stored in the text and can make other programs "
+                         "display the text in another order")
+        entity = self.entity_at(index)
+        if entity is not None:
+            conf = "" if entity.confidence is None else f", confidence {entity.confidence:.0%}"
+            parts.append(f"{entity.label} ({entity.source}, {entity.status}{conf})")
+        return "\n".join(parts)
 
     # -- events -----------------------------------------------------------
     def mouseReleaseEvent(self, event) -> None:
         super().mouseReleaseEvent(event)
         if event.button() == Qt.MouseButton.LeftButton and not self.textCursor().hasSelection():
-            index = self.from_qt(self.cursorForPosition(event.position().toPoint()).position())
-            entity = self.entity_at(index)
+            entity = self.entity_at(self.index_at(event.position().toPoint()))
             self.entity_clicked.emit(entity.id if entity else -1)
 
     def event(self, event) -> bool:
         if event.type() == QEvent.Type.ToolTip:
-            index = self.from_qt(self.cursorForPosition(self.viewport().mapFromGlobal(event.globalPos())).position())
-            entity = self.entity_at(index)
-            if entity is not None:
-                conf = "" if entity.confidence is None else f", confidence {entity.confidence:.0%}"
-                QToolTip.showText(event.globalPos(), f"{entity.label} ({entity.source}, {entity.status}{conf})", self)
+            tip = self.tooltip_at(self.index_at(self.viewport().mapFromGlobal(event.globalPos())))
+            if tip:
+                QToolTip.showText(event.globalPos(), tip, self)
             else:
                 QToolTip.hideText()
             return True

@@ -53,6 +53,8 @@ class VersionsDialog(QDialog):
                       if held else "bundled (see model card)")
             counts = v.report.get("counts", {})
             data = f"{counts.get('reviewed', 0)} reviewed, {counts.get('unreviewed', 0)} unreviewed" if counts else ""
+            if v.damaged:  # listed, so the other versions stay reachable; activating it says why it can't
+                scores, data = "damaged: cannot be used", v.damaged
             for col, text in enumerate([v.version, local_time(v.created) if v.created else "", scores, data,
                                         "✔" if v.version == active else ""]):
                 self.table.setItem(row, col, QTableWidgetItem(text))

@@ -1,0 +1,309 @@
+"""A seeded mutator over small valid files of every import format, and the checks every import must pass.
+
+Shared by the fuzz tests (``tests/test_fuzz_import.py``, a fixed count) and the longer benchmark run
+(``scripts/bench_fuzz.py``). No Qt, no model: imports run with ``tagger=None``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import re
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+from engine.importing import import_files
+from engine.storage import Repository
+
+NOTES = ["রোগী: করিম\nবয়স: ৪৫ বছর", "তিন দিন ধরে জ্বর ও মাথা ব্যথা", "নাপা ৫০০ মিগ্রা দিনে ৩ বার খাবেন",
+         "Patient has fever, cough; Napa 500 mg"]
+FORMATS = ("txt", "csv", "xlsx", "healthner", "labelstudio", "doccano", "conll")
+SUFFIX = {"txt": ".txt", "csv": ".csv", "xlsx": ".xlsx", "healthner": ".json", "labelstudio": ".json",
+          "doccano": ".jsonl", "conll": ".conll"}
+UNEXPECTED = "Please report this file's problem"  # what import_files says when a reader failed in a way it didn't plan
+
+
+def _healthner() -> list[dict]:
+    return [{"text": "রোগীর জ্বর ও মাথা ব্যথা", "labels": ["O", "B-Symptom", "O", "B-Symptom", "I-Symptom"]},
+            {"text": "নাপা ৫০০ মিগ্রা খাবেন", "labels": ["B-Medicine", "B-Dosage", "I-Dosage", "O"]}]
+
+
+def _doccano() -> list[dict]:
+    return [{"text": "রোগীর জ্বর ও মাথা ব্যথা", "label": [[6, 10, "Symptom"], [13, 23, "Symptom"]]},
+            {"text": "নাপা ৫০০ মিগ্রা খাবেন", "label": [[0, 4, "Medicine"]]}]
+
+
+def _label_studio() -> list[dict]:
+    tasks = []
+    for item in _doccano():
+        results = [{"type": "labels", "value": {"start": s, "end": e, "text": item["text"][s:e], "labels": [t]}}
+                   for s, e, t in item["label"]]
+        tasks.append({"data": {"text": item["text"]}, "annotations": [{"result": results}]})
+    return tasks
+
+
+def _xlsx(rows: list[list[str]]) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    for row in rows:
+        wb.active.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def seed_file(fmt: str) -> bytes:
+    """A small valid file of ``fmt``."""
+    if fmt == "txt":
+        return "\n".join(NOTES).encode()
+    if fmt == "csv":
+        return ("id,note\n" + "".join(f'{i},"{n}"\n' for i, n in enumerate(NOTES))).encode()
+    if fmt == "xlsx":
+        return _xlsx([["id", "note"]] + [[str(i), n] for i, n in enumerate(NOTES)])
+    if fmt == "healthner":
+        return json.dumps(_healthner(), ensure_ascii=False, indent=1).encode()
+    if fmt == "labelstudio":
+        return json.dumps(_label_studio(), ensure_ascii=False, indent=1).encode()
+    if fmt == "doccano":
+        return "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in _doccano()).encode()
+    if fmt == "conll":
+        return "\n\n".join("\n".join(f"{t}\t{g}" for t, g in zip(d["text"].split(), d["labels"]))
+                           for d in _healthner()).encode() + b"\n"
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+# -- mutations ------------------------------------------------------------------------------------------
+
+WEIRD = [True, False, None, -1, 0, 1.5, 10**12, "", "O", "B-O", "I-O", "B-", "x\x00y", "Medi\ncine", "\t",
+         "\x1b[31m", "\ud83d", "\udcff", " Medicine ", {}, [], [[]], [0, 4], "জ্বর", "B-Medicine\x00"]
+
+
+def _flip(data: bytes, rng: random.Random) -> bytes:
+    raw = bytearray(data)
+    for _ in range(rng.randint(1, 12)):
+        if raw:
+            raw[rng.randrange(len(raw))] ^= 1 << rng.randrange(8) if rng.random() < 0.7 else rng.randrange(256)
+    return bytes(raw)
+
+
+def _truncate(data: bytes, rng: random.Random) -> bytes:
+    return data[: rng.randrange(max(1, len(data)))]
+
+
+def _huge_line(data: bytes, rng: random.Random) -> bytes:
+    size = rng.choice([140_000, 300_000, 1_000_001, 1_300_000])
+    filler = rng.choice([b"x", "জ্ব".encode(), b"a b ", b"\\", b"\""]) * (size // 3 + 1)
+    pos = rng.randrange(len(data) + 1)
+    return data[:pos] + filler[:size] + data[pos:]
+
+
+def _deep(data: bytes, rng: random.Random) -> bytes:
+    depth = rng.choice([65, 500, 1_000, 5_000, 100_000])
+    opener, closer = rng.choice([(b"[", b"]"), (b'{"a":', b"}")])
+    inner = opener * depth + b"1" + closer * depth
+    pos = rng.randrange(len(data) + 1)
+    return data[:pos] + inner + data[pos:] if rng.random() < 0.5 else opener * depth + data + closer * depth
+
+
+def _line_ends(data: bytes, rng: random.Random) -> bytes:
+    unix = data.replace(b"\r\n", b"\n")
+    return unix.replace(b"\n", rng.choice([b"\r", b"\r\n", b"\n\r", b"\r\r\n"]))
+
+
+def _json_value(data: bytes, rng: random.Random, *, offsets: bool) -> bytes:
+    """Parse the JSON (or each JSON line), replace a random value (offsets only, if asked) and write it back."""
+    try:
+        text = data.decode()
+        lines = text.split("\n") if text.lstrip().startswith("{") else [text]
+        k = rng.randrange(len(lines))
+        doc = json.loads(lines[k])
+    except (ValueError, RecursionError):  # an earlier mutation broke it already
+        return _flip(data, rng)
+    slots = []
+
+    def walk(node, key_path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                slots.append((node, key, key_path + [key]))
+                walk(value, key_path + [key])
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                slots.append((node, i, key_path + [i]))
+                walk(value, key_path + [i])
+
+    walk(doc, [])
+    if offsets:
+        picked = [s for s in slots if s[1] in ("start", "end") or (isinstance(s[1], int) and len(s[2]) >= 3
+                                                                      and isinstance(s[0][s[1]], int))]
+        slots = picked or slots
+    if slots:
+        node, key, _ = rng.choice(slots)
+        if offsets and rng.random() < 0.6:
+            old = node[key] if isinstance(node[key], int) else 0
+            node[key] = old + rng.choice([-3, -1, 1, 2, 50, -100])
+        else:
+            node[key] = rng.choice(WEIRD)
+    lines[k] = json.dumps(doc, ensure_ascii=rng.random() < 0.5)
+    return "\n".join(lines).encode("utf-8", "surrogatepass")
+
+
+def _bad_label(data: bytes, rng: random.Random) -> bytes:
+    text = data.decode("utf-8", "replace")
+    names = re.findall(r"Symptom|Medicine|Dosage", text)
+    if not names:
+        return _flip(data, rng)
+    bad = rng.choice(["O", "Sym\\u0000ptom", "Sym\\nptom", "Sym\\tptom", "\\u001b[31m", "\\ud83d", " X", ""])
+    if not text.lstrip().startswith(("[", "{")):  # CoNLL: raw characters
+        bad = bad.encode().decode("unicode_escape", "replace")
+    return text.replace(rng.choice(names), bad, 1).encode("utf-8", "surrogatepass")
+
+
+def _xlsx_part(data: bytes, rng: random.Random) -> bytes:
+    """Damage one XML part inside the workbook (bad XML, truncation, huge text, wrong types) and re-zip it."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    name = rng.choice(sorted(parts))
+    body = parts[name]
+    kind = rng.randrange(6)
+    if kind == 0:
+        body = _flip(body, rng)
+    elif kind == 1:
+        body = _truncate(body, rng)
+    elif kind == 2:
+        body = body.replace(b">", b"><", 1)
+    elif kind == 3:
+        body = re.sub(rb't="inlineStr"><is><t>[^<]*</t></is>', b't="s"><v>3</v>', body)
+    elif kind == 4:
+        body = re.sub(rb'r="(\d+)"', lambda m: b'r="' + str(rng.choice([0, 10**7, 10**12])).encode() + b'"', body,
+                      count=1)
+    else:
+        body = body.replace(b"<t>", b"<t>" + b"a" * rng.choice([200_000, 2_000_000, 20_000_000]), 1)
+    parts[name] = body
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for part, content in parts.items():
+            zf.writestr(part, content)
+    return out.getvalue()
+
+
+def mutate(fmt: str, data: bytes, rng: random.Random) -> tuple[str, bytes]:
+    """One mutant of ``data``: ``(what was done, bytes)``."""
+    textual = [("flip", _flip), ("truncate", _truncate), ("huge line", _huge_line), ("deep nesting", _deep),
+               ("line ends", _line_ends)]
+    if fmt in ("healthner", "labelstudio", "doccano"):
+        textual += [("wrong type", lambda d, r: _json_value(d, r, offsets=False)),
+                    ("bad offsets", lambda d, r: _json_value(d, r, offsets=True)),
+                    ("bad label", _bad_label)] * 2
+    if fmt == "conll":
+        textual += [("bad label", _bad_label)] * 2
+    if fmt == "xlsx":
+        textual = [("flip", _flip), ("truncate", _truncate)] + [("bad xml part", _xlsx_part)] * 6
+    name, fn = rng.choice(textual)
+    out = fn(data, rng)
+    if rng.random() < 0.15 and fmt != "xlsx":  # now and then two at once
+        second, fn = rng.choice(textual)
+        name, out = f"{name} + {second}", fn(out, rng)
+    return name, out
+
+
+def mutants(count_per_format: int, seed: int, formats: tuple[str, ...] = FORMATS):
+    """Yield ``(format, mutation, suffix, bytes)``: ``count_per_format`` of each, reproducible from ``seed``."""
+    rng = random.Random(seed)
+    seeds = {fmt: seed_file(fmt) for fmt in formats}
+    for _ in range(count_per_format):
+        for fmt in formats:
+            name, data = mutate(fmt, seeds[fmt], rng)
+            yield fmt, name, SUFFIX[fmt], data
+
+
+# -- the checks -------------------------------------------------------------------------------------------
+
+class Wrong(AssertionError):
+    """An import broke the batch rule or stored a span it should not have."""
+
+
+def _stated_spans(fmt: str, data: bytes, index: int) -> Counter | None:
+    """What the file itself says document ``index`` holds: a Counter of (type, words), or None if not stated."""
+    text = data.decode("utf-8-sig")
+    if fmt == "healthner":
+        item = json.loads(text)[index]
+        found, current = Counter(), None
+        for token, tag in zip(item["text"].split(), item["labels"]):
+            if tag.startswith("I-") and current and current[0] == tag[2:]:
+                current[1].append(token)
+                continue
+            if current:
+                found[(current[0], " ".join(current[1]))] += 1
+            current = (tag[2:], [token]) if tag != "O" else None
+        if current:
+            found[(current[0], " ".join(current[1]))] += 1
+        return found
+    if fmt == "doccano":
+        item = json.loads([line for line in text.split("\n") if line.strip()][index])
+        spans = item.get("label", item.get("labels", item.get("entities", [])))
+        return Counter((t, " ".join(item["text"][s:e].split())) for s, e, t in
+                       ([x["start_offset"], x["end_offset"], x["label"]] if isinstance(x, dict) else x[:3]
+                        for x in spans))
+    if fmt == "labelstudio":
+        task = json.loads(text)[index]
+        annotations = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
+        results = annotations[-1].get("result") or [] if annotations else []
+        regions = [r["value"] for r in results if isinstance(r, dict) and r.get("type") in (None, "labels")
+                   and isinstance(r.get("value"), dict) and "start" in r["value"]]
+        body = task["data"]["text"]
+        return Counter((v["labels"][0], " ".join((v["text"] if isinstance(v.get("text"), str)
+                                                 else body[v["start"]:v["end"]]).split())) for v in regions)
+    return None
+
+
+def check_import(path: Path, fmt: str, data: bytes, good: list[Path], repo: Repository) -> str:
+    """Import ``[good[0], path, good[1]]``, store it in ``repo`` and check everything; returns "ok" or "error".
+
+    Raises :class:`Wrong` for a broken rule; any other exception escaping is a crash.
+    """
+    batch = import_files([good[0], path, good[1]], None)
+    sources = [Path(d.source).name for d in batch.documents]
+    if not sources or sources[0] != good[0].name or sources[-1] != good[1].name:
+        raise Wrong(f"the good files' documents are missing: {sources} {batch.errors}")
+    mine = [d for d in batch.documents if Path(d.source).name == path.name]
+    if batch.errors:
+        if len(batch.errors) != 1 or path.name not in batch.errors[0] or mine:
+            raise Wrong(f"expected one error naming {path.name} and none of its documents: {batch.errors}")
+        if UNEXPECTED in batch.errors[0]:
+            raise Wrong(f"a reader failed unexpectedly: {batch.errors[0]}")
+    elif not mine:
+        raise Wrong("no documents and no error: dropped silently")
+    for origin in ("model", "human"):
+        items = [(d.title, d.text, d.source, d.entities) for d in batch.documents if d.origin == origin]
+        if items:
+            ids = repo.add_documents(items, origin=origin)
+            for doc_id, (title, *_rest) in zip(ids, items):
+                _check_stored(repo, doc_id, title, fmt, data, path)
+    return "error" if batch.errors else "ok"
+
+
+def _check_stored(repo: Repository, doc_id: int, title: str, fmt: str, data: bytes, path: Path) -> None:
+    text = repo.document(doc_id).text
+    stored = repo.entities(doc_id)
+    for e in stored:
+        span = text[e.start:e.end]
+        if not (0 <= e.start < e.end <= len(text)) or not span or span != span.strip():
+            raise Wrong(f"{title}: stored span [{e.start}, {e.end}) {span!r} is not trimmed text")
+    match = re.search(r" #(\d+)$", title)
+    if match is None or not title.startswith(path.name):
+        return
+    stated = _stated_spans(fmt, data, int(match.group(1)) - 1)
+    found = Counter((e.label, " ".join(text[e.start:e.end].split())) for e in stored)
+    if stated is not None and found != stated:
+        raise Wrong(f"{title}: stored {sorted(found)} but the file states {sorted(stated)}")
+
+
+def good_pair(folder: Path) -> list[Path]:
+    first = folder / "good-a.txt"
+    first.write_text(NOTES[1], encoding="utf-8")
+    last = folder / "good-z.jsonl"
+    last.write_bytes(seed_file("doccano"))
+    return [first, last]
