@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
-from engine.exporting import export
+from engine.errors import ExportError
+from engine.exporting import export_documents
 from engine.importing import import_files
 from engine.spans import Document
-from engine.storage import Repository
 from engine.tagger import Tagger
 
-OUTPUT_SUFFIXES = (".xlsx", ".jsonl", ".conll")
+OUTPUT_SUFFIXES = (".xlsx", ".jsonl", ".json", ".conll", ".zip")
 EXIT_SOME_FILES_FAILED = 3  # the readable files were extracted; the others are listed on stderr
 EXIT_CODES = ("exit status: 0 every file was extracted; 1 no file could be read; 2 bad arguments, model or "
               f"database; {EXIT_SOME_FILES_FAILED} the readable files were extracted and written, the files "
@@ -38,6 +37,8 @@ def extract(tagger: Tagger, files: list[Path], out: Path | None, *, text_column:
     print(file=sys.stderr)
     for message in batch.errors:
         print(f"skipped: {message}", file=sys.stderr)
+    for note in batch.report.skipped:
+        print(f"left out: {note}", file=sys.stderr)
     if not batch.documents:
         print("error: nothing to extract", file=sys.stderr)
         return 1
@@ -46,15 +47,14 @@ def extract(tagger: Tagger, files: list[Path], out: Path | None, *, text_column:
         for d in batch.documents:
             print_entities(Document(d.text, d.entities, name=d.title))
         return status
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = Repository(Path(tmp) / "extract.sqlite3")
-        for origin in ("model", "human"):
-            items = [(d.title, d.text, d.source, d.entities) for d in batch.documents if d.origin == origin]
-            if items:
-                repo.add_documents(items, origin=origin, model_version=batch.model_version)
-        count = export(repo, out, reviewed_only=False)
-        entities = repo.counts()["entities"]
-        repo.close()
+    docs = [Document(d.text, d.entities, name=d.title, status="annotated" if d.origin == "human" else "suggested",
+                     metadata=d.metadata) for d in batch.documents]
+    try:
+        count = export_documents(docs, out, model_version=batch.model_version)
+    except (ExportError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    entities = sum(len(d.entities) for d in docs)
     print(f"wrote {entities} entities from {count} documents to {out}", file=sys.stderr)
     if batch.errors:
         print(f"{len(batch.errors)} file(s) not extracted (listed above as 'skipped')", file=sys.stderr)

@@ -12,7 +12,9 @@ def install_root() -> Path:
 
 
 def bundled_model() -> Path:
-    return install_root() / "model_assets" / "student-int8"
+    from engine.model_layout import student_int8
+
+    return student_int8(install_root() / "model_assets")
 
 
 def active_model(data_dir: str | None = None) -> Path:

@@ -6,16 +6,21 @@ a temporary name and renamed in only once complete (:func:`engine.atomic.atomic_
 and only the newest :data:`KEEP` are kept. Copies are made once a day at start,
 before every schema migration and before every retrain. :func:`restore_backup`
 puts one back (``./run --restore-backup FILE``), keeping the current database aside.
+:func:`salvage` copies what a damaged database still holds into a JSONL file.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from engine.atomic import atomic_path
 from engine.errors import StorageError
@@ -95,7 +100,7 @@ def restore_backup(backup: str | Path, db_path: str | Path) -> Path | None:
     The current database (with its ``-wal``, which holds its newest edits) is
     renamed to ``<name>.before-restore-<time>``, never deleted.
     """
-    from engine.storage import check_database_file
+    from engine.storage.schema import check_database_file
 
     backup, db_path = Path(backup), Path(db_path)
     try:
@@ -135,3 +140,84 @@ def set_aside(db_path: str | Path, *, why: str) -> Path:
     except OSError as exc:
         raise StorageError(f"{db_path} could not be set aside: {exc.strerror or exc}") from None
     return aside
+
+
+@dataclass(frozen=True)
+class SalvageReport:
+    path: Path
+    documents: int
+    entities: int
+    unreadable_documents: int  # ids whose row could not be read
+    unreadable_entities: int
+
+
+def salvage(db_path: str | Path, out_path: str | Path) -> SalvageReport:
+    """Copy whatever rows of a damaged database can still be read into a doccano JSONL file.
+
+    The database is opened read-only and never changed. Rows are read one by one
+    by id, so a damaged page loses only the rows on it. Each line holds
+    ``text`` and ``label`` (``[start, end, type]``: the importer reads the file
+    back) plus the title, review state and each entity's status.
+    """
+    db_path, out_path = Path(db_path), Path(out_path)
+    try:
+        con = sqlite3.connect(f"file:{quote(str(db_path.resolve()))}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        from engine.storage.schema import _reason
+
+        raise StorageError(f"{db_path}: nothing could be salvaged: {_reason(exc)}") from None
+    con.row_factory = sqlite3.Row
+    con.text_factory = lambda b: b.decode("utf-8", "replace")  # a damaged text keeps its readable part
+    try:
+        by_document: dict[int, list[sqlite3.Row]] = defaultdict(list)
+        entity_ids, bad_entities = _readable_rows(con, "entities")
+        for row in entity_ids:
+            by_document[row["document_id"]].append(row)
+        documents, bad_documents = _readable_rows(con, "documents")
+    finally:
+        con.close()
+    if not documents and bad_documents:
+        raise StorageError(f"{db_path}: no document could be read; nothing was salvaged")
+    lines = []
+    entities = 0
+    for doc in documents:
+        rows = sorted(by_document.get(doc["id"], []), key=lambda r: r["start"])
+        rows = [r for r in rows if 0 <= r["start"] < r["end"] <= len(doc["text"])]
+        entities += len(rows)
+        lines.append(json.dumps({
+            "text": doc["text"], "label": [[r["start"], r["end"], r["label"]] for r in rows],
+            "title": doc["title"], "source": doc["source"], "created": doc["created"],
+            "reviewed": bool(doc["reviewed"]), "model_version": doc["model_version"],
+            "status": [r["status"] for r in rows], "origin": [r["source"] for r in rows]}, ensure_ascii=False))
+    try:
+        with atomic_path(out_path) as temp:
+            temp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    except OSError as exc:
+        raise StorageError(f"{out_path}: the salvaged documents were not written ({exc.strerror or exc})") from None
+    return SalvageReport(out_path, len(documents), entities, bad_documents, bad_entities)
+
+
+def _readable_rows(con: sqlite3.Connection, table: str) -> tuple[list[sqlite3.Row], int]:
+    """Every row of ``table`` that can be read, by id; and how many ids failed."""
+    try:
+        highest = con.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0
+    except sqlite3.Error:
+        highest = None
+    if highest is None:  # the right edge of the tree is damaged: walk until far past the last readable id
+        highest = 0
+        try:
+            for (row_id,) in con.execute(f"SELECT id FROM {table} ORDER BY id"):
+                highest = row_id
+        except sqlite3.Error:
+            pass
+        highest += 100_000
+    rows, bad = [], 0
+    for row_id in range(1, highest + 1):
+        try:
+            row = con.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
+        except sqlite3.Error:
+            bad += 1
+            continue
+        if row is not None:
+            rows.append(row)
+    return rows, bad

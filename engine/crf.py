@@ -10,14 +10,16 @@ never starts a sequence, whatever the learned scores say.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
-from engine.errors import ModelError, OperationCancelled
-from engine.spans import parse_tag
+from engine.errors import ModelError
+from engine.labels import LabelSet
+from engine.progress import IsCancelled, Progress, check_cancelled
 
 _FORBIDDEN = -1.0e4  # finite, so log-sum-exp never meets inf - inf
 _RESCALE = 4  # forward-backward renormalises every few steps (see forward_backward)
@@ -32,13 +34,11 @@ class _Underflow(Exception):
 class _Steps:
     """Progress and cancel for one long decode: :meth:`tick` once per chunk of words."""
 
-    def __init__(self, total: int, progress: Callable[[int, int], None] | None,
-                 cancelled: Callable[[], bool] | None) -> None:
+    def __init__(self, total: int, progress: Progress | None, cancelled: IsCancelled | None) -> None:
         self.done, self.total, self.progress, self.cancelled = 0, total, progress, cancelled
 
     def tick(self, words: int) -> None:
-        if self.cancelled is not None and self.cancelled():
-            raise OperationCancelled()
+        check_cancelled(self.cancelled)
         self.done = min(self.total, self.done + words)
         if self.progress is not None:
             self.progress(self.done, self.total)
@@ -81,6 +81,10 @@ class CRFDecoder:
     def num_tags(self) -> int:
         return len(self.tags)
 
+    @cached_property
+    def labels(self) -> LabelSet:
+        return LabelSet(self.tags)
+
     def _check(self, emissions: np.ndarray) -> np.ndarray:
         emissions = np.asarray(emissions, dtype=np.float64)
         if emissions.ndim != 2 or emissions.shape[1] != self.num_tags:
@@ -97,7 +101,7 @@ class CRFDecoder:
         -inf, not the finite ``_FORBIDDEN``: emissions of any size can never buy an
         invalid IOB2 path. ``O`` is always allowed, so no step is all -inf.
         """
-        allowed_start, allowed = iob2_constraints(list(self.tags))
+        allowed_start, allowed = iob2_constraints(self.tags)
         return (np.where(allowed_start, self.start, -np.inf),
                 np.ascontiguousarray(np.where(allowed, self.transitions, -np.inf).T))
 
@@ -112,8 +116,8 @@ class CRFDecoder:
         """Best tag index per position. ``emissions``: (seq_len, num_tags)."""
         return self._viterbi(self._check(emissions))
 
-    def decode(self, emissions: np.ndarray, *, progress: Callable[[int, int], None] | None = None,
-               cancelled: Callable[[], bool] | None = None) -> tuple[list[int], list[tuple[int, int, float]]]:
+    def decode(self, emissions: np.ndarray, *, progress: Progress | None = None,
+               cancelled: IsCancelled | None = None) -> tuple[list[int], list[tuple[int, int, float]]]:
         """:meth:`viterbi` and :meth:`span_confidences` of that path in one call (validates once).
 
         ``progress(done, total)`` is called and ``cancelled()`` checked every few
@@ -291,19 +295,19 @@ class CRFDecoder:
         spans = []
         length = len(path)
         t = 0
+        labels = self.labels
         while t < length:
-            prefix, kind = parse_tag(self.tags[path[t]])
-            if prefix != "B":
+            if labels.prefix(path[t]) != "B":
                 t += 1
                 continue
+            inside = labels.inside(labels.entity_type(path[t]))
             first = t
             score = alpha[t, path[t]]
-            while t + 1 < length and self.tags[path[t + 1]] == f"I-{kind}":
+            while t + 1 < length and path[t + 1] == inside:
                 score += self.transitions[path[t], path[t + 1]] + emissions[t + 1, path[t + 1]]
                 t += 1
             # log-probabilities are <= 0; with extreme scores rounding could say otherwise, and exp overflow
             p = math.exp(min(0.0, score + beta[t, path[t]] - log_z))
-            inside = self.tags.index(f"I-{kind}") if f"I-{kind}" in self.tags else None
             if inside is not None and t + 1 < length:
                 longer = score + self.transitions[path[t], inside] + emissions[t + 1, inside] + beta[t + 1, inside]
                 p -= math.exp(min(0.0, longer - log_z))
@@ -312,15 +316,16 @@ class CRFDecoder:
         return spans
 
 
-def iob2_constraints(tags: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def iob2_constraints(tags: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Boolean masks: which tags may start a sequence, and which may follow which."""
-    parsed = [parse_tag(t) for t in tags]
-    allowed_start = np.array([p != "I" for p, _ in parsed])
-    allowed = np.ones((len(tags), len(tags)), dtype=bool)
-    for j, (pj, kj) in enumerate(parsed):
-        if pj == "I":
-            for i, (_, ki) in enumerate(parsed):
-                allowed[i, j] = ki == kj
+    labels = LabelSet(tags)
+    n = len(labels)
+    allowed_start = np.array([labels.prefix(j) != "I" for j in range(n)])
+    allowed = np.ones((n, n), dtype=bool)
+    for j in range(n):
+        if labels.prefix(j) == "I":
+            for i in range(n):
+                allowed[i, j] = labels.entity_type(i) == labels.entity_type(j)
     return allowed_start, allowed
 
 
@@ -328,62 +333,61 @@ def iob2_constraints(tags: list[str]) -> tuple[np.ndarray, np.ndarray]:
 DECODERS = ("viterbi", "mbr")  # the values of ModelConfig.decoder
 
 
-def span_posteriors(decoder: CRFDecoder, emissions: np.ndarray, *,
-                    threshold: float = 0.0) -> list[tuple[int, int, str, float]]:
+def span_posteriors(decoder: CRFDecoder, emissions: np.ndarray, *, threshold: float = 0.0,
+                    progress: Progress | None = None,
+                    cancelled: IsCancelled | None = None) -> list[tuple[int, int, str, float]]:
     """Every entity whose exact posterior probability exceeds ``threshold``, as ``(first, last, type, p)``.
 
     ``p`` is the chance, over all tag sequences, that the sequence holds exactly this
     entity (``B-type`` at ``first``, ``I-type`` up to ``last``, no ``I-type`` after).
     ``emissions``: (seq_len, num_tags). The probability that a sequence *starts*
-    with ``first..last`` never grows with ``last``, so extending stops once it is
-    below the threshold: the work is proportional to the spans that could clear it.
+    with ``first..last`` never grows with ``last``, so a span is extended only while
+    that prefix probability clears the threshold: the work follows the few spans
+    that could, for all types at once (this runs for every note the app tags).
+    ``progress`` / ``cancelled``: as :meth:`CRFDecoder.decode` (one long pasted text).
     """
     emissions = decoder._check(emissions)
     length = emissions.shape[0]
     if length == 0:
         return []
-    alpha, beta, log_z = decoder.forward_backward(emissions)
-    index = {tag: i for i, tag in enumerate(decoder.tags)}
+    alpha, beta, log_z = decoder._forward_backward(emissions, _Steps(2 * length, progress, cancelled))
+    kinds, b_tags, i_tags = _entity_tags(decoder.labels)
+    # width 0: P(B-type at first) bounds every span starting there
+    starts, kind = np.nonzero(np.exp(alpha[:, b_tags] + beta[:, b_tags] - log_z) > threshold)
+    score = alpha[starts, b_tags[kind]]  # log-score of all prefixes ending with the span so far
+    last_tag = b_tags[kind]
+    inside = i_tags[kind]
     found: list[tuple[int, int, str, float]] = []
-    for tag in decoder.tags:
-        prefix, kind = parse_tag(tag)
-        if prefix != "B":
-            continue
-        b, inside = index[tag], index.get(f"I-{kind}")
-        # score[i]: log-score of all prefixes up to `first` = i with B at i and I from i+1 to the current `last`
-        starts = np.arange(length)
-        score = alpha[:, b].copy()
-        last_tag = np.full(length, b)
-        width = 0  # the spans under way cover starts .. starts + width
-        while len(starts):
-            last = starts + width
-            head = np.exp(score + beta[last, last_tag] - log_z)  # P(sequence has B..I up to `last`)
-            if inside is not None:
-                grow = last + 1 < length
-                longer = np.zeros_like(head)
-                nxt = np.where(grow, last + 1, 0)
-                step = score + decoder.transitions[last_tag, inside] + emissions[nxt, inside]
-                longer[grow] = np.exp(step[grow] + beta[nxt[grow], inside] - log_z)
-            else:
-                grow = np.zeros(len(starts), dtype=bool)
-                longer = np.zeros_like(head)
-                step = score
-            exact = np.clip(head - longer, 0.0, 1.0)
-            for i in np.flatnonzero(exact > threshold):
-                found.append((int(starts[i]), int(last[i]), kind, float(exact[i])))
-            # a longer span is at most as likely as the prefix `longer`: drop starts that cannot clear it
-            keep = grow & (longer > threshold)
-            if inside is None:
-                break
-            starts, score = starts[keep], step[keep]
-            last_tag = np.full(len(starts), inside)
-            width += 1
+    width = 0
+    while len(starts):
+        last = starts + width
+        head = np.exp(score + beta[last, last_tag] - log_z)  # P(the sequence has the span up to `last`)
+        grow = (last + 1 < length) & (inside >= 0)
+        nxt = np.where(grow, last + 1, 0)
+        step = score + decoder.transitions[last_tag, inside] + emissions[nxt, inside]
+        longer = np.where(grow, np.exp(step + beta[nxt, inside] - log_z), 0.0)  # ... and goes on with I-type
+        exact = np.clip(head - longer, 0.0, 1.0)
+        for i in np.flatnonzero(exact > threshold).tolist():
+            found.append((int(starts[i]), int(last[i]), kinds[kind[i]], float(exact[i])))
+        keep = grow & (longer > threshold)  # a longer span is at most as likely as `longer`
+        starts, kind, score, inside = starts[keep], kind[keep], step[keep], inside[keep]
+        last_tag = inside
+        width += 1
     found.sort()
     return found
 
 
-def mbr_spans(decoder: CRFDecoder, emissions: np.ndarray, *,
-              threshold: float = 0.5) -> list[tuple[int, int, str, float]]:
+def _entity_tags(labels: LabelSet) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Entity types that have a B- tag, and per type the index of its B- tag and of its I- tag (-1 if none)."""
+    kinds = [labels.entity_type(i) for i in range(len(labels)) if labels.prefix(i) == "B"]
+    inside = [labels.inside(k) for k in kinds]
+    return (kinds, np.array([labels.begin(k) for k in kinds], dtype=np.intp),
+            np.array([-1 if i is None else i for i in inside], dtype=np.intp))
+
+
+def mbr_spans(decoder: CRFDecoder, emissions: np.ndarray, *, threshold: float = 0.5,
+              progress: Progress | None = None,
+              cancelled: IsCancelled | None = None) -> list[tuple[int, int, str, float]]:
     """Minimum-Bayes-risk entities: non-overlapping spans of posterior > ``threshold`` with the most gain.
 
     Among the spans whose exact posterior ``p`` clears ``threshold``, picks the
@@ -395,7 +399,8 @@ def mbr_spans(decoder: CRFDecoder, emissions: np.ndarray, *,
     """
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
-    candidates = sorted(span_posteriors(decoder, emissions, threshold=threshold), key=lambda s: (s[1], s[0]))
+    candidates = sorted(span_posteriors(decoder, emissions, threshold=threshold, progress=progress,
+                                        cancelled=cancelled), key=lambda s: (s[1], s[0]))
     if not candidates:
         return []
     # weighted interval scheduling over positions: best[t] = best gain using words < t
@@ -425,13 +430,48 @@ def mbr_spans(decoder: CRFDecoder, emissions: np.ndarray, *,
 
 def spans_to_path(decoder: CRFDecoder, length: int, spans: list[tuple[int, int, str, float]]) -> list[int]:
     """IOB2 tag indices of non-overlapping ``spans`` over ``length`` positions ('O' elsewhere)."""
-    index = {tag: i for i, tag in enumerate(decoder.tags)}
-    path = [index["O"]] * length
+    labels = decoder.labels
+    path = [labels.outside] * length
     for first, last, kind, _ in spans:
-        path[first] = index[f"B-{kind}"]
-        for t in range(first + 1, last + 1):
-            path[t] = index[f"I-{kind}"]
+        path[first] = labels.begin(kind)
+        if last > first:
+            inside = labels.inside(kind)
+            assert inside is not None, "a multi-word span needs an I- tag"  # span_posteriors never makes one
+            path[first + 1:last + 1] = [inside] * (last - first)
     return path
+
+
+_CRF_KEYS = ("start", "end", "transitions")  # crf.safetensors: pytorch-crf's start/end/transitions, float32
+
+
+def save_crf(path: str | Path, *, start: np.ndarray, end: np.ndarray, transitions: np.ndarray) -> None:
+    """Write the learned CRF scores (unconstrained, as trained) to ``path`` (``crf.safetensors``).
+
+    ``start``, ``end``: (num_tags,); ``transitions``: (num_tags, num_tags), from tag i to tag j.
+    """
+    from safetensors.numpy import save_file
+
+    scores = {"start": start, "end": end, "transitions": transitions}
+    n = np.asarray(start).shape[0] if np.ndim(start) == 1 else -1
+    shapes = {k: np.shape(v) for k, v in scores.items()}
+    if n < 0 or shapes != {"start": (n,), "end": (n,), "transitions": (n, n)}:
+        raise ValueError(f"CRF scores must be (n,), (n,), (n, n); got {shapes}")
+    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in scores.items()}, str(path))
+
+
+def load_crf(path: str | Path, tags: Sequence[str]) -> CRFDecoder:
+    """The decoder of ``tags`` with the scores in ``path``; ModelError if the file is missing, damaged or of
+    another label set."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        scores = load_file(str(path))
+        return CRFDecoder.from_scores(list(tags), *(scores[k] for k in _CRF_KEYS))
+    except KeyError as exc:
+        raise ModelError(f"{path}: no {exc} scores; not a CRF file") from None
+    except (OSError, ValueError, SafetensorError) as exc:
+        raise ModelError(f"{path}: {exc}") from None
 
 
 def _logsumexp(x: np.ndarray, *, axis: int) -> np.ndarray:

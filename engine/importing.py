@@ -8,26 +8,28 @@ background thread and store the result on its own thread.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import FormatError, MederError, OperationCancelled
-from engine.formats import load_documents, read_text_file
-from engine.formats.tables import table_texts
+from engine.formats import detect, load_documents, read_text_file, refused_format
+from engine.formats.tables import TableLayout, table_documents
 from engine.limits import MAX_DOCUMENT_CHARS, MAX_FILE_BYTES
-from engine.spans import Entity, type_name_problem
+from engine.progress import IsCancelled, MessageProgress, check_cancelled, titled
+from engine.spans import Document, Entity, type_name_problem
 from engine.tagger import Tagger
 
 MAX_DOCUMENT_BYTES = 4 * MAX_DOCUMENT_CHARS  # no encoding we read takes more than 4 bytes a character
 TEXT_SUFFIXES = (".txt", ".text", ".md")
-TABLE_SUFFIXES = (".csv", ".xlsx")
-ANNOTATED_SUFFIXES = (".json", ".jsonl", ".conll")
+TABLE_SUFFIXES = (".csv", ".xlsx", ".tsv")
+OFFICE_SUFFIXES = (".ods", ".xls", ".odt", ".docx", ".doc")  # refused with how to convert
+ANNOTATED_SUFFIXES = (".json", ".jsonl", ".conll", ".iob", ".bio", ".ann")
 ALL_SUFFIXES = TEXT_SUFFIXES + TABLE_SUFFIXES + ANNOTATED_SUFFIXES
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
-__all__ = ["MAX_DOCUMENT_CHARS", "ImportBatch", "PendingDocument", "check_document", "import_files", "read_file",
-           "storable", "table_columns"]
+__all__ = ["MAX_DOCUMENT_CHARS", "FileReport", "ImportBatch", "ImportReport", "PendingDocument", "TableChoice",
+           "check_document", "import_files", "read_file", "storable", "table_columns"]
 
 
 @dataclass
@@ -38,6 +40,58 @@ class PendingDocument:
     entities: list[Entity]
     origin: str  # "model" (suggestions) or "human" (annotations from the file)
     line: int | None = None  # where it starts in its file, for messages
+    reviewed: bool = False  # the file says a person reviewed it (annotations, an accepted Prodigy answer)
+    metadata: dict[str, str] = field(default_factory=dict)  # the record's other fields (patient id, date...)
+    needs_tagging: bool = False  # no entities in the file: the app's model tags it
+    notes: list[str] = field(default_factory=list)  # what of this document was not imported, and why
+
+
+@dataclass
+class FileReport:
+    """What one file brought: documents, entities, suggestions, and what was left out (and why)."""
+
+    path: str
+    documents: int = 0
+    entities: int = 0  # a person's annotations
+    suggestions: int = 0  # a model's, to review (the file's predictions, or the app's tagging)
+    skipped: list[str] = field(default_factory=list)
+    error: str | None = None  # the file was not imported at all
+
+    def line(self) -> str:
+        name = Path(self.path).name
+        if self.error is not None:
+            return f"{name}: not imported — {self.error}"
+        parts = [f"{self.documents} document(s)", f"{self.entities} entities", f"{self.suggestions} suggestions"]
+        text = f"{name}: {', '.join(parts)}"
+        if self.skipped:
+            text += f"; {len(self.skipped)} thing(s) left out:\n" + "\n".join(f"    {s}" for s in self.skipped[:20])
+            if len(self.skipped) > 20:
+                text += f"\n    … and {len(self.skipped) - 20} more"
+        return text
+
+
+@dataclass
+class ImportReport:
+    """One summary per batch: the GUI and ``extract`` show it after every import."""
+
+    files: list[FileReport] = field(default_factory=list)
+
+    def total(self, what: str) -> int:
+        return sum(getattr(f, what) for f in self.files if f.error is None)
+
+    @property
+    def skipped(self) -> list[str]:
+        return [s for f in self.files for s in f.skipped]
+
+    def summary(self) -> str:
+        failed = sum(f.error is not None for f in self.files)
+        head = (f"Imported {self.total('documents')} document(s) with {self.total('entities')} entities and "
+                f"{self.total('suggestions')} suggestions from {len(self.files) - failed} file(s)")
+        if failed:
+            head += f"; {failed} file(s) not imported"
+        if self.skipped:
+            head += f"; {len(self.skipped)} thing(s) left out (listed below)"
+        return head + ".\n\n" + "\n".join(f.line() for f in self.files)
 
 
 @dataclass
@@ -45,6 +99,15 @@ class ImportBatch:
     documents: list[PendingDocument] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     model_version: str = ""
+    report: ImportReport = field(default_factory=ImportReport)
+
+
+@dataclass(frozen=True)
+class TableChoice:
+    """Which sheet and column of a spreadsheet hold the text (None: the reader's guess)."""
+
+    column: str | int | None = None
+    sheet: str | None = None
 
 
 def storable(text: str) -> str:
@@ -53,24 +116,39 @@ def storable(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def read_file(path: Path, *, text_column: str | None = None) -> list[PendingDocument]:
-    """Documents of one file, untagged and checked (:func:`check_document`); raises :class:`FormatError`."""
+def read_file(path: Path, *, text_column: str | int | None = None, sheet: str | None = None,
+              known_types: Collection[str] = (), notes: list[str] | None = None) -> list[PendingDocument]:
+    """Documents of one file, untagged and checked (:func:`check_document`); raises :class:`FormatError`.
+
+    File-level notes (examples the file marks rejected, say) are appended to ``notes``.
+    """
     suffix = path.suffix.lower()
     if not path.is_file():
         raise FormatError(path, "no such file")
     size = path.stat().st_size
     if size == 0:
         raise FormatError(path, "the file is empty")
+    if suffix in OFFICE_SUFFIXES:
+        kind = "a spreadsheet" if suffix in (".ods", ".xls") else "a word-processor document"
+        target = ".xlsx or .csv" if suffix in (".ods", ".xls") else "plain text (.txt)"
+        raise FormatError(path, f"{suffix} files ({kind}) cannot be read; open it in LibreOffice or Excel and "
+                                f"save it as {target} (File › Save As), then import that file")
     source, name = storable(str(path)), storable(path.name)
-    if suffix in ANNOTATED_SUFFIXES:
+    annotated = suffix in ANNOTATED_SUFFIXES or suffix == ".xmi"
+    if not annotated and suffix in (".txt", ".tsv") and size <= MAX_FILE_BYTES:
+        head = read_text_file(path) if size <= MAX_DOCUMENT_BYTES or suffix == ".tsv" else ""
+        annotated = refused_format(head, path) is not None or detect(path, head) is not None
+    if annotated:
         if size > MAX_FILE_BYTES:
             raise FormatError(path, f"the file is {size / 1e6:.0f} MB; an annotated file can be at most "
                                     f"{MAX_FILE_BYTES / 1e6:.0f} MB. Split it into smaller files")
-        docs = [PendingDocument(storable(d.name) or f"{name} #{i + 1}", d.text, source, d.entities, "human", d.line)
-                for i, d in enumerate(load_documents(path)) if d.text.strip() or d.entities]
+        docs = [_pending(d, f"{name} #{i + 1}", source)
+                for i, d in enumerate(load_documents(path, known_types=known_types, notes=notes))
+                if d.text.strip() or d.entities]
     elif suffix in TABLE_SUFFIXES:
-        docs = [PendingDocument(f"{name} row {line}", text, source, [], "model", line)
-                for line, text in table_texts(path, text_column)]
+        docs = [PendingDocument(row.title or f"{name} row {row.line}", row.text, source, [], "model", row.line,
+                                metadata=row.metadata, needs_tagging=True)
+                for row in table_documents(path, text_column, sheet=sheet)]
     else:
         if size > MAX_DOCUMENT_BYTES:
             raise FormatError(path, f"the file is {size / 1e6:.1f} MB; one document can be at most "
@@ -78,10 +156,21 @@ def read_file(path: Path, *, text_column: str | None = None) -> list[PendingDocu
         text = read_text_file(path)
         if not text.strip():
             raise FormatError(path, "the file has no text")
-        docs = [PendingDocument(storable(path.stem), text, source, [], "model")]
+        docs = [PendingDocument(storable(path.stem), text, source, [], "model", needs_tagging=True)]
     for doc in docs:
         check_document(doc)
     return docs
+
+
+def _pending(d: Document, default_title: str, source: str) -> PendingDocument:
+    """An annotated file's document: a person's annotations, a model's suggestions, or text to tag."""
+    title = storable(d.name) or default_title
+    metadata = {storable(k): storable(v) for k, v in d.metadata.items()}
+    if d.status == "annotated":
+        return PendingDocument(title, d.text, source, d.entities, "human", d.line, reviewed=True, metadata=metadata,
+                               notes=list(d.notes))
+    return PendingDocument(title, d.text, source, d.entities, "model", d.line, metadata=metadata,
+                           needs_tagging=d.status == "unannotated", notes=list(d.notes))
 
 
 def check_document(doc: PendingDocument) -> None:
@@ -127,23 +216,29 @@ def check_document(doc: PendingDocument) -> None:
     doc.title, doc.source = storable(doc.title), storable(doc.source)
 
 
-def table_columns(path: Path, *, preview_rows: int = 200) -> tuple[list[str], int]:
+def table_columns(path: Path, *, preview_rows: int = 200, sheet: str | None = None) -> tuple[list[str], int]:
     """The header of a .csv/.xlsx and the index of the column that most likely holds the text.
 
     Reads only the first rows; raises nothing but :class:`MederError` (naming the file), so a
-    window can ask "which column?" without a damaged file escaping as a crash.
+    window can ask "which column?" without a damaged file escaping as a crash. A file without a header
+    row gets the names "column 1", "column 2"...
     """
-    from engine.formats.tables import guess_text_column, read_table
+    layout = table_layout(path, preview_rows=preview_rows, sheet=sheet)
+    return layout.header, layout.text_column
+
+
+def table_layout(path: Path, *, preview_rows: int = 200, sheet: str | None = None) -> TableLayout:
+    """Sheets, the chosen sheet, its header and the likely text column (see :func:`table_columns`)."""
+    from engine.formats.tables import inspect_table
 
     try:
-        header, rows = read_table(path, max_rows=preview_rows)
+        return inspect_table(path, max_rows=preview_rows, sheet=sheet)
     except MederError:
         raise
     except (OSError, UnicodeError) as exc:
         raise FormatError(path, f"could not be read ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - same rule as import_files
         raise MederError(_unexpected(path, exc)) from None
-    return header, guess_text_column(header, rows) or 0
 
 
 def _unexpected(path: Path, exc: Exception) -> str:
@@ -152,52 +247,97 @@ def _unexpected(path: Path, exc: Exception) -> str:
 
 
 def import_files(paths: Sequence[Path], tagger: Tagger | None, *, text_column: str | None = None,
-                 progress: Callable[[int, int, str], None] | None = None,
-                 cancelled: Callable[[], bool] | None = None) -> ImportBatch:
+                 choices: Mapping[Path, TableChoice] | None = None, known_types: Collection[str] | None = None,
+                 progress: MessageProgress | None = None,
+                 cancelled: IsCancelled | None = None) -> ImportBatch:
     """Read every file and tag what needs it; raises nothing but :class:`OperationCancelled`.
 
     A file that cannot be read becomes one message in ``errors`` (naming it, and the line when known)
-    and none of its documents are kept: a file is imported whole or not at all.
+    and none of its documents are kept: a file is imported whole or not at all. ``batch.report`` says per
+    file what came in and what was left out. ``choices`` gives a spreadsheet's sheet and text column
+    (``text_column`` is the one for files it doesn't name). ``known_types`` (default: the tagger's)
+    maps ``Health_Condition`` in CoNLL and BRAT files back to ``Health Condition``.
     """
     batch = ImportBatch(model_version=tagger.version if tagger else "")
+    if known_types is None:
+        known_types = tagger.entity_types if tagger is not None else ()
+    reports: dict[int, FileReport] = {}
+    seen_pairs: set[Path] = set()
     for n, path in enumerate(paths):
-        if cancelled is not None and cancelled():
-            raise OperationCancelled()
+        check_cancelled(cancelled)
         path = Path(path)
         if progress is not None:
             progress(n, len(paths), storable(f"reading {path.name}"))
+        report = FileReport(storable(str(path)))
+        pair = _brat_pair(path)
+        if pair is not None:  # the .txt and the .ann of one BRAT document, both chosen: import it once
+            if pair in seen_pairs:
+                continue
+            seen_pairs.add(pair)
+        batch.report.files.append(report)
+        choice = (choices or {}).get(path, TableChoice(text_column))
+        file_notes: list[str] = []
         try:
-            docs = read_file(path, text_column=text_column)
+            docs = read_file(path, text_column=choice.column, sheet=choice.sheet, known_types=known_types,
+                             notes=file_notes)
         except OperationCancelled:
             raise
         except (MederError, OSError, UnicodeError) as exc:
             batch.errors.append(storable(str(exc)))
+            report.error = _reason(str(exc), report.path)
             continue
         except Exception as exc:  # noqa: BLE001 - one damaged file must never cost the rest of the batch
             batch.errors.append(_unexpected(path, exc))
+            report.error = _reason(batch.errors[-1], report.path)
             continue
         if not docs:
             batch.errors.append(storable(f"{path}: no documents found"))
+            report.error = "no documents found" + (f" ({'; '.join(file_notes)})" if file_notes else "")
+            continue
+        report.skipped.extend(storable(note) for note in file_notes)
+        for doc in docs:
+            reports[id(doc)] = report
+            report.skipped.extend(doc.notes)
         batch.documents.extend(docs)
-    pending = [d for d in batch.documents if d.origin == "model"]
+    pending = [d for d in batch.documents if d.needs_tagging]
     if pending and tagger is not None:
         failed = _tag(pending, tagger, progress=progress, cancelled=cancelled)
         for doc, message in failed:
             batch.errors.append(storable(f"{doc.source}{'' if doc.line is None else f':{doc.line}'}: {message}"))
+            reports[id(doc)].skipped.append(f"{'' if doc.line is None else f'line {doc.line}: '}{message}")
         dropped = {id(doc) for doc, _ in failed}
         batch.documents = [d for d in batch.documents if id(d) not in dropped]
+    for doc in batch.documents:
+        report = reports[id(doc)]
+        report.documents += 1
+        if doc.origin == "human":
+            report.entities += len(doc.entities)
+        else:
+            report.suggestions += len(doc.entities)
     return batch
 
 
-def _tag(pending: list[PendingDocument], tagger: Tagger, *, progress: Callable[[int, int, str], None] | None,
-         cancelled: Callable[[], bool] | None) -> list[tuple[PendingDocument, str]]:
-    """Tag ``pending`` in place; returns the documents that could not be tagged, with why."""
-    def step(done: int, total: int) -> None:
-        if progress is not None:
-            progress(done, total, f"tagging {len(pending)} documents")
+def _brat_pair(path: Path) -> Path | None:
+    from engine.formats import brat
 
     try:
-        tagged = tagger.tag_many([d.text for d in pending], progress=step, cancelled=cancelled)
+        found = brat.pair(path)
+    except OSError:
+        return None
+    return found[1].resolve() if found else None
+
+
+def _reason(message: str, path: str) -> str:
+    """The message without the file name in front (the report names the file once)."""
+    return message[len(path) + 2:] if message.startswith(path + ": ") else message
+
+
+def _tag(pending: list[PendingDocument], tagger: Tagger, *, progress: MessageProgress | None,
+         cancelled: IsCancelled | None) -> list[tuple[PendingDocument, str]]:
+    """Tag ``pending`` in place; returns the documents that could not be tagged, with why."""
+    try:
+        tagged = tagger.tag_many([d.text for d in pending], progress=titled(progress, f"tagging {len(pending)} documents"),
+                                 cancelled=cancelled)
     except OperationCancelled:
         raise
     except Exception:  # noqa: BLE001 - find the document(s) at fault one by one; the rest still import

@@ -11,8 +11,7 @@ import json
 from pathlib import Path, PurePosixPath
 
 from engine.errors import ModelError
-
-MANIFEST = "manifest.json"
+from engine.model_layout import MANIFEST_FILE
 
 
 def sha256_file(path: Path) -> str:
@@ -29,9 +28,9 @@ def write_manifest(folder: str | Path) -> dict[str, str]:
     files = {
         p.relative_to(folder).as_posix(): sha256_file(p)
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
+        if p.is_file() and p.name != MANIFEST_FILE
     }
-    (folder / MANIFEST).write_text(json.dumps({"files": files}, indent=1) + "\n", encoding="utf-8")
+    (folder / MANIFEST_FILE).write_text(json.dumps({"files": files}, indent=1) + "\n", encoding="utf-8")
     return files
 
 
@@ -61,9 +60,9 @@ def verify_manifest(folder: str | Path) -> dict[str, str]:
     a hash only proves what a file holds, not where it is.
     """
     folder = Path(folder)
-    path = folder / MANIFEST
+    path = folder / MANIFEST_FILE
     if path.is_symlink() or not path.is_file():
-        raise ModelError(f"{folder}: no {MANIFEST}; this is not a complete model folder")
+        raise ModelError(f"{folder}: no {MANIFEST_FILE}; this is not a complete model folder")
     files = _listed_files(path)
     present = sorted(folder.rglob("*"))
     for p in present:
@@ -77,6 +76,6 @@ def verify_manifest(folder: str | Path) -> dict[str, str]:
             raise ModelError(f"{target}: does not match its sha256 in the manifest (changed or corrupted); refusing to load")
     for p in present:
         rel = p.relative_to(folder).as_posix()
-        if p.is_file() and p.name != MANIFEST and rel not in files:
+        if p.is_file() and p.name != MANIFEST_FILE and rel not in files:
             raise ModelError(f"{p}: not listed in the manifest; refusing to load an altered model folder")
     return files

@@ -13,9 +13,9 @@ from typing import Any
 
 from engine.crf import DECODERS
 from engine.errors import ModelError
-from engine.spans import parse_tag
+from engine.labels import LabelSet
+from engine.model_layout import CONFIG_FILE
 
-CONFIG = "config.json"
 FORMAT_VERSION = 1
 MIN_MAX_LENGTH = 32  # pieces per window: a few words plus the overlap between windows
 DEFAULT_POSITIONS = 512  # BERT's position embeddings when the encoder does not say
@@ -39,13 +39,12 @@ class ModelConfig:
     decoder_threshold: float = 0.5
 
     @property
+    def labels(self) -> LabelSet:
+        return LabelSet(self.tags)
+
+    @property
     def entity_types(self) -> list[str]:
-        seen: list[str] = []
-        for tag in self.tags:
-            kind = parse_tag(tag)[1]
-            if kind and kind not in seen:
-                seen.append(kind)
-        return seen
+        return self.labels.entity_types
 
     def validate(self, where: object = "") -> None:
         if not isinstance(self.tags, list) or not all(isinstance(t, str) for t in self.tags):
@@ -72,23 +71,20 @@ class ModelConfig:
             if not isinstance(getattr(self, name), str):
                 raise ModelError(f"{where}: {name!r} must be text")
         try:
-            for tag in self.tags:
-                parse_tag(tag)
+            LabelSet(self.tags)
         except ValueError as exc:
             raise ModelError(f"{where}: {exc}") from None
-        if "O" not in self.tags or len(set(self.tags)) != len(self.tags):
-            raise ModelError(f"{where}: tags must be unique and include 'O', got {self.tags}")
         if self.decoder not in DECODERS or not 0.0 <= self.decoder_threshold < 1.0:
             raise ModelError(f"{where}: decoder must be one of {', '.join(DECODERS)} with a threshold in [0, 1), "
                              f"got {self.decoder!r} at {self.decoder_threshold}")
 
     def save(self, folder: str | Path) -> None:
-        path = Path(folder) / CONFIG
+        path = Path(folder) / CONFIG_FILE
         path.write_text(json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, folder: str | Path) -> ModelConfig:
-        path = Path(folder) / CONFIG
+        path = Path(folder) / CONFIG_FILE
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:

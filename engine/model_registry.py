@@ -1,7 +1,7 @@
 """Model versions: the bundled one (read-only, in the install folder) and the
 retrained ones (in the user data folder), and which one is active.
 
-Layout under ``<data>/models``::
+Layout under ``<data>/models`` (the names inside a version: :mod:`engine.model_layout`)::
 
     active.json             {"version": "20261125-1530"}  (absent: the bundled model)
     20261125-1530/          a retrained version
@@ -18,10 +18,11 @@ either the old or the new active model, never a half-written one.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import atomic
+from engine import atomic, model_layout
 from engine.errors import ModelError
 from engine.manifest import verify_manifest
 from engine.model_config import ModelConfig
@@ -29,6 +30,8 @@ from engine.model_config import ModelConfig
 BUNDLED = "bundled"
 ACTIVE_FILE = "active.json"
 LEGACY_TEMP_PREFIX = ".tmp-"  # work folders of earlier releases, which did not name their process
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,16 +45,16 @@ class ModelVersion:
 
     @property
     def student(self) -> Path:
-        return self.folder / "student-int8"
+        return model_layout.student_int8(self.folder)
 
     @property
     def teacher(self) -> Path:
-        return self.folder / "teacher"
+        return model_layout.teacher(self.folder)
 
     @property
     def student_weights(self) -> Path:
         """The student's fp16 torch weights, from which the next distillation continues."""
-        return self.folder / "student"
+        return model_layout.student(self.folder)
 
 
 class ModelRegistry:
@@ -59,6 +62,9 @@ class ModelRegistry:
         self.dir = Path(models_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.bundled_dir = Path(bundled_dir)  # model_assets/
+        # what the app should tell the user (a chosen model it could not use); see take_notices
+        self.notices: list[str] = []
+        self._logged: set[str] = set()
 
     def cleanup_leftovers(self) -> list[str]:
         """Remove half-written versions left by a crash or a killed trainer (never a running one's)."""
@@ -69,18 +75,18 @@ class ModelRegistry:
         """Every version, the damaged ones included (with the reason), so one bad folder hides no other."""
         found = [self._bundled()]
         for p in sorted(self.dir.iterdir()):
-            if p.is_dir() and not p.name.startswith(".") and (p / "student-int8").is_dir():
-                report = _read_json(p / "report.json")
+            if p.is_dir() and not p.name.startswith(".") and model_layout.student_int8(p).is_dir():
+                report = _read_json(p / model_layout.REPORT_FILE)
                 created, damaged = "", ""
                 try:
-                    created = ModelConfig.load(p / "student-int8").created
+                    created = ModelConfig.load(model_layout.student_int8(p)).created
                 except ModelError as exc:
                     damaged = str(exc)
                 found.append(ModelVersion(p.name, p, created, report, False, damaged))
         return found
 
     def _bundled(self) -> ModelVersion:
-        created = _read_json(self.bundled_dir / "student-int8" / "config.json").get("created", "")
+        created = _read_json(model_layout.student_int8(self.bundled_dir) / model_layout.CONFIG_FILE).get("created", "")
         return ModelVersion(BUNDLED, self.bundled_dir, created if isinstance(created, str) else "", {}, True)
 
     def get(self, version: str) -> ModelVersion:
@@ -90,17 +96,36 @@ class ModelRegistry:
         raise ModelError(f"no model version {version!r}")
 
     def active(self) -> ModelVersion:
-        """The active version; falls back to the bundled model if the choice is gone or broken."""
+        """The active version; falls back to the bundled model if the choice is gone or broken.
+
+        A fallback is never silent: it adds a notice (see :meth:`take_notices`) and logs why.
+        """
         chosen = _read_json(self.dir / ACTIVE_FILE).get("version", BUNDLED)
         if not isinstance(chosen, str):  # a hand-edited active.json; the bundled model still runs
+            self._fall_back(f"The choice of model ({self.dir / ACTIVE_FILE}) cannot be read; using the bundled "
+                            "model. Details in the log.", f"it names {chosen!r}")
             return self._bundled()
         try:
             version = self.get(chosen)
             if not version.bundled:
                 verify_manifest(version.student)
             return version
-        except ModelError:
+        except ModelError as exc:
+            state = "damaged" if (self.dir / chosen).is_dir() else "missing"
+            self._fall_back(f"Model {chosen} is {state}; using the bundled model. Details in the log.", str(exc))
             return self._bundled()
+
+    def _fall_back(self, notice: str, why: str) -> None:
+        if notice not in self._logged:  # active() runs often: log each cause once
+            self._logged.add(notice)
+            log.warning("%s Why: %s", notice.removesuffix(" Details in the log."), why)
+        if notice not in self.notices:
+            self.notices.append(notice)
+
+    def take_notices(self) -> list[str]:
+        """The notices not yet shown, once (a later fallback adds them again)."""
+        notices, self.notices = self.notices, []
+        return notices
 
     def activate(self, version: str) -> ModelVersion:
         """Make ``version`` active (after checking its files), atomically."""
@@ -118,8 +143,8 @@ class ModelRegistry:
 
     def commit_version(self, temp: Path, version: str) -> ModelVersion:
         """Verify a finished temp folder and rename it into place as ``version``."""
-        verify_manifest(temp / "student-int8")
-        verify_manifest(temp / "teacher")
+        verify_manifest(model_layout.student_int8(temp))
+        verify_manifest(model_layout.teacher(temp))
         final = self.dir / version
         if final.exists():
             raise ModelError(f"model version {version} already exists")

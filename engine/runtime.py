@@ -13,16 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.crf import CRFDecoder
+from engine.crf import load_crf
 from engine.errors import ModelError
 from engine.manifest import verify_manifest
 from engine.model_config import ModelConfig
+from engine.model_layout import CONFIG_FILE, CRF_FILE, ONNX_FILE, TOKENIZER_FILE
 from engine.tagger import Tagger
 from engine.tokenizer import SubwordTokenizer
 
-ONNX_FILE = "model.onnx"
-CRF_FILE = "crf.safetensors"
-TOKENIZER_FILE = "tokenizer.json"
 # ONNX Runtime 1.32's fused SkipLayerNormalization kernel took ~0.12 ms per call on a (60, 384) input at one
 # thread, against ~0.03 ms for the Add + LayerNormalization it replaces: without the fusion the INT8 student's
 # batch-1 forward is ~10 % faster (scripts/bench_ort_fusions.py measures it on the machine at hand).
@@ -49,17 +47,6 @@ class OnnxEmissions:
         return self.session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})[0]
 
 
-def load_crf(folder: str | Path, tags: list[str]) -> CRFDecoder:
-    from safetensors.numpy import load_file
-
-    path = Path(folder) / CRF_FILE
-    try:
-        scores = load_file(str(path))
-        return CRFDecoder.from_scores(tags, scores["start"], scores["end"], scores["transitions"])
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelError(f"{path}: {exc}") from None
-
-
 def load_tagger(folder: str | Path, *, threads: int | None = None) -> Tagger:
     """Load an ONNX model folder as a :class:`Tagger`, refusing tampered files."""
     folder = Path(folder)
@@ -70,13 +57,16 @@ def load_tagger(folder: str | Path, *, threads: int | None = None) -> Tagger:
     if not (folder / ONNX_FILE).is_file():
         raise ModelError(f"{folder}: no {ONNX_FILE}; is this a torch model folder? The app needs the INT8 student")
     tokenizer = SubwordTokenizer.from_file(folder / TOKENIZER_FILE, max_length=config.max_length)
-    decoder = load_crf(folder, config.tags)
+    decoder = load_crf(folder / CRF_FILE, config.tags)
     model = OnnxEmissions(folder / ONNX_FILE, threads=threads)
     width = model.session.get_inputs()[0].shape
     if len(width) == 2 and isinstance(width[1], int) and width[1] < config.max_length:
-        raise ModelError(f"{folder / ONNX_FILE}: takes windows of {width[1]} pieces but config.json says "
+        raise ModelError(f"{folder / ONNX_FILE}: takes windows of {width[1]} pieces but {CONFIG_FILE} says "
                          f"max_length {config.max_length}; refusing a model that would fail on the first long note")
     out = model.session.get_outputs()[0].shape
-    if out and isinstance(out[-1], int) and out[-1] != len(config.tags):
-        raise ModelError(f"{folder / ONNX_FILE}: emits {out[-1]} tags but config.json lists {len(config.tags)}")
+    if out and isinstance(out[-1], int):
+        try:
+            config.labels.check_outputs(out[-1])
+        except ValueError as exc:
+            raise ModelError(f"{folder / ONNX_FILE}: {exc} in {CONFIG_FILE}") from None
     return Tagger.from_config(config, tokenizer, decoder, model)

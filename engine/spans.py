@@ -45,6 +45,11 @@ class Document:
     words: list[Word] | None = None
     name: str = ""
     line: int | None = None  # where the document starts in its source file
+    # what the file says of its entities: "annotated" (a person's, reviewed), "suggested" (a model's, to review:
+    # Label Studio predictions, Prodigy tasks without an answer) or "unannotated" (none: the app's model tags it)
+    status: str = "annotated"
+    metadata: dict[str, str] = field(default_factory=dict)  # other fields of the record (patient id, date...)
+    notes: list[str] = field(default_factory=list)  # what the reader left out of this document, and why
 
     def tokens(self) -> list[Word]:
         return self.words if self.words is not None else split_words(self.text)

@@ -7,20 +7,18 @@ student as shipped); the trainer plugs its torch models in the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 
 from engine.crf import DECODERS, CRFDecoder, mbr_spans, spans_to_path
-from engine.errors import OperationCancelled
 from engine.model_config import ModelConfig
-from engine.spans import OUTSIDE, Entity
+from engine.progress import IsCancelled, Progress, check_cancelled
+from engine.spans import Entity
 from engine.text import Word, split_words
 from engine.tokenizer import SubwordTokenizer, Window
 
-Progress = Callable[[int, int], None]  # (done, total)
-IsCancelled = Callable[[], bool]
 _WORDS_PER_UNIT = 200  # decoding this many words costs about what one window's forward pass does
 
 
@@ -54,11 +52,7 @@ class Tagger:
 
     @property
     def entity_types(self) -> list[str]:
-        kinds = []
-        for tag in self.decoder.tags:
-            if tag != OUTSIDE and tag[2:] not in kinds:
-                kinds.append(tag[2:])
-        return kinds
+        return self.decoder.labels.entity_types
 
     def tag(self, text: str) -> list[Entity]:
         """Entities of ``text`` with confidences, sorted by start."""
@@ -96,8 +90,7 @@ class Tagger:
                 if progress is not None:
                     progress(first + share * d // max(t, 1), total)
 
-            if cancelled is not None and cancelled():
-                raise OperationCancelled()
+            check_cancelled(cancelled)
             results.append(self._decode(list(words), scores, progress=decoding, cancelled=cancelled))
             done = first + share
         return results
@@ -128,14 +121,12 @@ class Tagger:
         out = [np.zeros((len(d), num_tags), dtype=np.float32) for d in documents]
         jobs: list[tuple[int, Window]] = []
         for i, words in enumerate(documents):
-            if cancelled is not None and cancelled():  # splitting a pasted book into windows takes seconds
-                raise OperationCancelled()
+            check_cancelled(cancelled)  # splitting a pasted book into windows takes seconds
             jobs.extend((i, w) for w in self.tokenizer.windows([w.text for w in words]))
         jobs.sort(key=lambda job: len(job[1].input_ids))
         total = len(jobs)
         for b in range(0, total, self.batch_size):
-            if cancelled is not None and cancelled():
-                raise OperationCancelled()
+            check_cancelled(cancelled)
             batch = jobs[b:b + self.batch_size]
             width = max(len(w.input_ids) for _, w in batch)
             ids = np.full((len(batch), width), self.tokenizer.pad_id, dtype=np.int64)
@@ -156,11 +147,10 @@ class Tagger:
         if not words:
             return []
         if self.decoding == "mbr":  # each span's confidence is its exact posterior
-            return [Entity(words[first].start, words[last].end, kind, round(p, 4))
-                    for first, last, kind, p in mbr_spans(self.decoder, emissions, threshold=self.threshold)]
+            spans = mbr_spans(self.decoder, emissions, threshold=self.threshold, progress=progress,
+                              cancelled=cancelled)
+            return [Entity(words[first].start, words[last].end, kind, round(p, 4)) for first, last, kind, p in spans]
         path, spans = self.decoder.decode(emissions, progress=progress, cancelled=cancelled)
-        entities = []
-        for first, last, p in spans:
-            label = self.decoder.tags[path[first]][2:]
-            entities.append(Entity(words[first].start, words[last].end, label, round(p, 4)))
-        return entities
+        labels = self.decoder.labels
+        return [Entity(words[first].start, words[last].end, labels.entity_type(path[first]), round(p, 4))
+                for first, last, p in spans]

@@ -15,6 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine.model_layout import student_int8  # noqa: E402
+
 NOTE = ("রোগী: করিম, বয়স ৪৫ বছর। সমস্যা: তিন দিন ধরে জ্বর ও মাথা ব্যথা। ওষুধ: নাপা ৫০০ মিগ্রা দিনে ৩ বার খাবেন। "
         "Patient has fever and cough, took Napa 500 mg twice daily; refer to a medicine specialist.\n")
 
@@ -22,7 +24,7 @@ NOTE = ("রোগী: করিম, বয়স ৪৫ বছর। সমস�
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=1_000_000)
-    parser.add_argument("--model", type=Path, default=ROOT / "model_assets" / "student-int8")
+    parser.add_argument("--model", type=Path, default=student_int8(ROOT / "model_assets"))
     args = parser.parse_args()
     from engine.runtime import load_tagger
 

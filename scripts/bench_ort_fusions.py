@@ -20,6 +20,7 @@ import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.model_layout import ONNX_FILE  # noqa: E402
 from engine.runtime import _SLOWER_FUSIONS, load_tagger  # noqa: E402
 from engine.samples import BENCHMARK_NOTE  # noqa: E402
 from engine.text import split_words  # noqa: E402
@@ -38,7 +39,7 @@ def main() -> None:
     for name, disabled in (("all fusions", []), (f"without {', '.join(_SLOWER_FUSIONS)}", _SLOWER_FUSIONS)):
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
-        sessions[name] = ort.InferenceSession(str(Path(args.model) / "model.onnx"), options,
+        sessions[name] = ort.InferenceSession(str(Path(args.model) / ONNX_FILE), options,
                                               providers=["CPUExecutionProvider"], disabled_optimizers=disabled)
     times: dict[str, list[float]] = {name: [] for name in sessions}
     for _ in range(20):

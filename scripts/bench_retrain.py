@@ -12,7 +12,6 @@ micro-F1 on the base test part before and after.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import resource
 import subprocess
@@ -37,10 +36,12 @@ def finds_drug(tagger, sentence: str) -> bool:
 
 
 def main() -> None:
+    from engine.model_layout import student_int8
     from engine.model_registry import ModelRegistry
     from engine.runtime import load_tagger
     from engine.spans import Entity
     from engine.storage import Repository
+    from engine.trainer_contract import Result, decode
     from trainer.data import load_dataset, split_dataset
     from trainer.evaluate import evaluate_tagger
 
@@ -68,7 +69,7 @@ def main() -> None:
     repo.close()
 
     bundled = ROOT / "model_assets"
-    before = load_tagger(bundled / "student-int8")
+    before = load_tagger(student_int8(bundled))
     probes = [p.format(DRUG) for p in PROBES]
     command = [sys.executable, "-m", "trainer", "retrain", "--db", str(tmp / "meder.sqlite3"), "--out",
                str(tmp / "models"), "--bundled", str(bundled), "--preset", args.preset, "--json-progress"]
@@ -80,13 +81,13 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if result.returncode != 0:
         sys.exit(f"retrain failed:\n{result.stderr[-3000:]}")
-    report = json.loads(result.stdout.strip().splitlines()[-1])["report"]
-    version = ModelRegistry(tmp / "models", bundled).get(report["version"])
+    report = next(e.report for e in map(decode, result.stdout.splitlines()) if isinstance(e, Result))
+    version = ModelRegistry(tmp / "models", bundled).get(report.version)
     after = load_tagger(version.student)
     f1_before = evaluate_tagger(before, split.test)["strict_micro_f1"]
     f1_after = evaluate_tagger(after, split.test)["strict_micro_f1"]
     print(f"preset {args.preset}: {seconds / 60:.1f} min wall, trainer peak memory {peak_mb:.0f} MB")
-    print(f"decision: {report['decision']}")
+    print(f"verdict: {report.verdict()}")
     print(f"'{DRUG}' found as Medicine in unseen sentences: before {sum(finds_drug(before, p) for p in probes)}"
           f"/{len(probes)}, after {sum(finds_drug(after, p) for p in probes)}/{len(probes)}")
     print(f"base test part strict micro-F1: before {f1_before:.4f}, after {f1_after:.4f} "

@@ -19,9 +19,9 @@ from engine.storage import Repository
 
 NOTES = ["রোগী: করিম\nবয়স: ৪৫ বছর", "তিন দিন ধরে জ্বর ও মাথা ব্যথা", "নাপা ৫০০ মিগ্রা দিনে ৩ বার খাবেন",
          "Patient has fever, cough; Napa 500 mg"]
-FORMATS = ("txt", "csv", "xlsx", "healthner", "labelstudio", "doccano", "conll")
+FORMATS = ("txt", "csv", "xlsx", "healthner", "labelstudio", "doccano", "conll", "prodigy", "conll_spaces")
 SUFFIX = {"txt": ".txt", "csv": ".csv", "xlsx": ".xlsx", "healthner": ".json", "labelstudio": ".json",
-          "doccano": ".jsonl", "conll": ".conll"}
+          "doccano": ".jsonl", "conll": ".conll", "prodigy": ".jsonl", "conll_spaces": ".txt"}
 UNEXPECTED = "Please report this file's problem"  # what import_files says when a reader failed in a way it didn't plan
 
 
@@ -42,6 +42,12 @@ def _label_studio() -> list[dict]:
                    for s, e, t in item["label"]]
         tasks.append({"data": {"text": item["text"]}, "annotations": [{"result": results}]})
     return tasks
+
+
+def _prodigy() -> list[dict]:
+    rows = [{"text": d["text"], "spans": [{"start": s, "end": e, "label": t} for s, e, t in d["label"]],
+             "answer": "accept", "meta": {"ward": "3"}} for d in _doccano()]
+    return rows + [{"text": "বাদ", "spans": [], "answer": "reject"}]
 
 
 def _xlsx(rows: list[list[str]]) -> bytes:
@@ -72,6 +78,12 @@ def seed_file(fmt: str) -> bytes:
     if fmt == "conll":
         return "\n\n".join("\n".join(f"{t}\t{g}" for t, g in zip(d["text"].split(), d["labels"]))
                            for d in _healthner()).encode() + b"\n"
+    if fmt == "prodigy":
+        return "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in _prodigy()).encode()
+    if fmt == "conll_spaces":  # CoNLL-2003 columns in a .txt, found by content
+        return b"-DOCSTART- -X- -X- O\n\n" + "\n\n".join(
+            "\n".join(f"{t} NN _ {g}" for t, g in zip(d["text"].split(), d["labels"])) for d in _healthner()
+        ).encode() + b"\n"
     raise ValueError(f"unknown format {fmt!r}")
 
 
@@ -193,11 +205,11 @@ def mutate(fmt: str, data: bytes, rng: random.Random) -> tuple[str, bytes]:
     """One mutant of ``data``: ``(what was done, bytes)``."""
     textual = [("flip", _flip), ("truncate", _truncate), ("huge line", _huge_line), ("deep nesting", _deep),
                ("line ends", _line_ends)]
-    if fmt in ("healthner", "labelstudio", "doccano"):
+    if fmt in ("healthner", "labelstudio", "doccano", "prodigy"):
         textual += [("wrong type", lambda d, r: _json_value(d, r, offsets=False)),
                     ("bad offsets", lambda d, r: _json_value(d, r, offsets=True)),
                     ("bad label", _bad_label)] * 2
-    if fmt == "conll":
+    if fmt in ("conll", "conll_spaces"):
         textual += [("bad label", _bad_label)] * 2
     if fmt == "xlsx":
         textual = [("flip", _flip), ("truncate", _truncate)] + [("bad xml part", _xlsx_part)] * 6
@@ -247,6 +259,10 @@ def _stated_spans(fmt: str, data: bytes, index: int) -> Counter | None:
         return Counter((t, " ".join(item["text"][s:e].split())) for s, e, t in
                        ([x["start_offset"], x["end_offset"], x["label"]] if isinstance(x, dict) else x[:3]
                         for x in spans))
+    if fmt == "prodigy":
+        rows = [json.loads(line) for line in text.split("\n") if line.strip()]
+        item = [r for r in rows if r.get("answer") not in ("reject", "ignore")][index]
+        return Counter((x["label"], " ".join(item["text"][x["start"]:x["end"]].split())) for x in item["spans"])
     if fmt == "labelstudio":
         task = json.loads(text)[index]
         annotations = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
@@ -280,12 +296,16 @@ def check_import(path: Path, fmt: str, data: bytes, good: list[Path], repo: Repo
         items = [(d.title, d.text, d.source, d.entities) for d in batch.documents if d.origin == origin]
         if items:
             ids = repo.add_documents(items, origin=origin)
-            for doc_id, (title, *_rest) in zip(ids, items):
-                _check_stored(repo, doc_id, title, fmt, data, path)
+            partial = [bool(d.notes) for d in batch.documents if d.origin == origin]
+            for doc_id, (title, *_rest), noted in zip(ids, items, partial):
+                _check_stored(repo, doc_id, title, fmt, data, path, partial=noted)
     return "error" if batch.errors else "ok"
 
 
-def _check_stored(repo: Repository, doc_id: int, title: str, fmt: str, data: bytes, path: Path) -> None:
+def _check_stored(repo: Repository, doc_id: int, title: str, fmt: str, data: bytes, path: Path, *,
+                  partial: bool = False) -> None:
+    """``partial``: the import reported entities it left out (overlaps): what is stored is then a part of what
+    the file states, never anything else."""
     text = repo.document(doc_id).text
     stored = repo.entities(doc_id)
     for e in stored:
@@ -297,6 +317,8 @@ def _check_stored(repo: Repository, doc_id: int, title: str, fmt: str, data: byt
         return
     stated = _stated_spans(fmt, data, int(match.group(1)) - 1)
     found = Counter((e.label, " ".join(text[e.start:e.end].split())) for e in stored)
+    if stated is not None and partial and not found - stated and found != stated:
+        return
     if stated is not None and found != stated:
         raise Wrong(f"{title}: stored {sorted(found)} but the file states {sorted(stated)}")
 

@@ -103,3 +103,42 @@ def test_extreme_emission_ranges_match_per_step_log_space():
     assert log_z == pytest.approx(top + np.log(np.exp(ref + dec.end - top).sum()), rel=1e-9)
     marg = np.exp(alpha + beta - log_z)
     np.testing.assert_allclose(marg.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_crf_file_round_trip_decodes_the_same(tmp_path):
+    """save_crf writes what load_crf reads back: the same decoder, so the same entities."""
+    from engine.crf import load_crf, save_crf
+
+    rng = np.random.default_rng(7)
+    n = len(TAGS)
+    raw = {"start": rng.normal(size=n), "end": rng.normal(size=n), "transitions": rng.normal(size=(n, n))}
+    save_crf(tmp_path / "crf.safetensors", **raw)
+    loaded = load_crf(tmp_path / "crf.safetensors", TAGS)
+    direct = CRFDecoder.from_scores(TAGS, *(raw[k].astype(np.float32) for k in ("start", "end", "transitions")))
+    np.testing.assert_array_equal(loaded.transitions, direct.transitions)
+    np.testing.assert_array_equal(loaded.start, direct.start)
+    np.testing.assert_array_equal(loaded.end, direct.end)
+    emissions = rng.normal(size=(9, n))
+    assert loaded.decode(emissions) == direct.decode(emissions)
+
+
+def test_crf_file_refuses_wrong_shapes_other_labels_and_damage(tmp_path):
+    from safetensors.numpy import save_file
+
+    from engine.crf import load_crf, save_crf
+    from engine.errors import ModelError
+
+    with pytest.raises(ValueError, match=r"\(n,\), \(n,\), \(n, n\)"):
+        save_crf(tmp_path / "x.safetensors", start=np.zeros(5), end=np.zeros(5), transitions=np.zeros((5, 4)))
+    path = tmp_path / "crf.safetensors"
+    save_crf(path, start=np.zeros(5), end=np.zeros(5), transitions=np.zeros((5, 5)))
+    with pytest.raises(ModelError, match="CRF shapes do not match 3 tags"):
+        load_crf(path, ["O", "B-Age", "I-Age"])
+    save_file({"start": np.zeros(5, dtype=np.float32)}, str(tmp_path / "partial.safetensors"))
+    with pytest.raises(ModelError, match="no 'end' scores"):
+        load_crf(tmp_path / "partial.safetensors", TAGS)
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(ModelError, match="crf.safetensors"):
+        load_crf(path, TAGS)
+    with pytest.raises(ModelError, match="missing.safetensors"):
+        load_crf(tmp_path / "missing.safetensors", TAGS)

@@ -14,6 +14,7 @@ from engine.errors import ModelError
 from engine.model_config import ModelConfig
 from engine.runtime import OnnxEmissions, load_tagger
 from engine.spans import Document, Entity
+from engine.text import split_words
 from engine.tokenizer import SubwordTokenizer
 from trainer.data import make_examples
 from trainer.evaluate import evaluate_tagger
@@ -48,7 +49,14 @@ def test_trained_tiny_model_learns_and_reloads(trained):
     scores = evaluate_tagger(tagger, DOCS[:3])
     assert scores["strict_micro_f1"] == 1.0
     assert tagger.tag("") == []
-    assert tagger.tag("।।। 😀") is not None
+    # an emoji (two UTF-16 units) before the note shifts every entity by two code points, no more
+    assert [(e.start, e.end, e.label) for e in tagger.tag("😀 " + DOCS[0].text)] == [
+        (e.start + 2, e.end + 2, e.label) for e in DOCS[0].entities]
+    odd = "।।। 😀"  # only punctuation and the emoji: whatever is found is whole words of it
+    words = split_words(odd)
+    for e in tagger.tag(odd):
+        assert e.start in {w.start for w in words} and e.end in {w.end for w in words}, e
+        assert e.label in tagger.entity_types and 0.0 < e.confidence <= 1.0, e
 
 
 def test_int8_export_agrees_with_torch(trained, tmp_path):

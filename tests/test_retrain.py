@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from engine.errors import OperationCancelled
 from engine.model_registry import BUNDLED, ModelRegistry
 from engine.spans import Entity
 from engine.storage import Repository
+from engine.trainer_contract import ExitCode, Result, RetrainReport, Stage, Step, decode
 from trainer.fit import Recipe
 from trainer.retrain import Preset, retrain
 
@@ -39,31 +39,48 @@ def make_db(path: Path, reviewed: int = 30, unreviewed: int = 10) -> Path:
     return path
 
 
-def test_retrain_promotes_and_rolls_back(tmp_path, tiny_bundle):
-    db = make_db(tmp_path / "meder.sqlite3")
+def test_too_little_evidence_keeps_the_model_for_activation_by_hand(tmp_path, tiny_bundle):
+    db = make_db(tmp_path / "meder.sqlite3")  # 30 reviewed: 7 set aside with 14 entities, below the bar
     events = []
     report = retrain(db, tmp_path / "models", tiny_bundle, preset_override=TINY, progress=events.append)
-    assert {"teacher", "distill", "quantize", "evaluate", "done"} <= {e["stage"] for e in events}
-    assert report["counts"]["held_out"] == 7 and report["counts"]["unreviewed"] == 10
-    assert set(report["held_out"]["new"]) >= {"strict_micro_f1", "strict_macro_f1", "per_class"}
-    low, high = report["held_out"]["new"]["strict_micro_f1_ci95"]
-    assert f"95 % interval on these documents: {low:.3f}–{high:.3f}" in report["decision"]
+    stages = [e.stage for e in events if isinstance(e, Stage)]
+    assert stages == ["data", "teacher", "score", "distill", "quantize", "evaluate"]
+    assert any(isinstance(e, Step) and e.stage == "teacher" for e in events)
+    assert isinstance(events[-1], Result) and events[-1].report == report
+    assert report.counts.held_out == 7 and report.counts.unreviewed == 10
+    assert report.held_out.new.documents == 7 and report.held_out.new.entities == 14
+    assert set(report.held_out.new.metrics) >= {"strict_micro_f1", "strict_macro_f1", "per_class"}
+    assert not report.promoted and not report.decision.judged
+    assert report.decision.more_reviewed == 10  # 40 reviewed set 10 documents with 20 entities aside
+    assert "About 10 more reviewed documents" in report.verdict()
     registry = ModelRegistry(tmp_path / "models", tiny_bundle)
-    assert [v.version for v in registry.versions()] == [BUNDLED, report["version"]]
-    assert registry.active().version == (report["version"] if report["promoted"] else BUNDLED)
+    assert [v.version for v in registry.versions()] == [BUNDLED, report.version]
+    assert registry.active().version == BUNDLED
+    registry.activate(report.version)  # by hand, as Model › Versions does
+    assert registry.active().version == report.version and registry.active().student.is_dir()
     registry.activate(BUNDLED)  # rollback in one call
     assert registry.active().version == BUNDLED
-    registry.activate(report["version"])
-    assert registry.active().student.is_dir()
+
+
+def test_enough_evidence_promotes_and_the_report_reads_back(tmp_path, tiny_bundle):
+    db = make_db(tmp_path / "meder.sqlite3", reviewed=40)  # 10 set aside with 20 entities: just enough
+    report = retrain(db, tmp_path / "models", tiny_bundle, preset_override=TINY)
+    assert report.decision.judged and report.held_out.new.f1 >= report.held_out.active.f1
+    assert report.promoted and "It is now active" in report.verdict()
+    registry = ModelRegistry(tmp_path / "models", tiny_bundle)
+    assert registry.active().version == report.version
+    assert RetrainReport.from_dict(registry.active().report) == report
 
 
 def test_worse_model_is_not_promoted(tmp_path, tiny_bundle):
-    db = make_db(tmp_path / "meder.sqlite3")
+    db = make_db(tmp_path / "meder.sqlite3", reviewed=40)
     report = retrain(db, tmp_path / "models", tiny_bundle, preset_override=BROKEN)
-    assert not report["promoted"] and "not promoted" in report["decision"]
+    assert report.decision.judged and not report.promoted
+    assert report.held_out.new.f1 < report.held_out.active.f1
+    assert "The current model stays active because it did better" in report.verdict()
     registry = ModelRegistry(tmp_path / "models", tiny_bundle)
     assert registry.active().version == BUNDLED
-    assert report["version"] in [v.version for v in registry.versions()]  # still there to activate by hand
+    assert report.version in [v.version for v in registry.versions()]  # still there to activate by hand
 
 
 def test_cancel_leaves_everything_as_it_was(tmp_path, tiny_bundle):
@@ -89,7 +106,7 @@ def test_killed_trainer_changes_nothing(tmp_path, tiny_bundle):
                              "--bundled", str(tiny_bundle), "--json-progress"],
                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
     for line in proc.stdout:
-        if json.loads(line).get("stage") == "teacher":
+        if isinstance(decode(line), Step):
             break
     proc.send_signal(signal.SIGKILL)  # no chance to clean up: like a power cut
     proc.wait(timeout=60)
@@ -105,4 +122,4 @@ def test_too_few_reviewed_documents_is_a_clear_error(tmp_path, tiny_bundle):
     result = subprocess.run([sys.executable, "-m", "trainer", "retrain", "--db", str(db), "--out",
                              str(tmp_path / "models"), "--bundled", str(tiny_bundle)],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "at least 10 reviewed documents; there are 3" in result.stderr
+    assert result.returncode == ExitCode.REFUSED and "at least 10 reviewed documents; there are 3" in result.stderr

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import MederError
-from engine.trainer_contract import ERROR_PREFIX
+from engine.trainer_contract import ERROR_PREFIX, ExitCode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,52 +79,54 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result, indent=1) if args.json else table(result))
     except (MederError, FileNotFoundError, ValueError) as exc:
         print(f"{ERROR_PREFIX}{exc}", file=sys.stderr)
-        return 2
-    return 0
+        return ExitCode.REFUSED
+    return ExitCode.OK
 
 
 def _retrain(args) -> int:
     import signal
     import threading
 
-    from trainer.retrain import retrain
+    from engine.errors import OperationCancelled
+    from engine.trainer_contract import EventWriter, Result, Stage, watch_for_cancel
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # stop cleanly and clean up
-    if args.json_progress:  # started by the app: its Cancel writes "cancel" (a signal can't on Windows)
-        def watch_stdin() -> None:
-            for line in sys.stdin or ():
-                if line.strip() == "cancel":
-                    stop.set()
-                    return
+    writer = None
+    if args.json_progress:  # started by the app: events on stdout, Cancel on stdin
+        threading.Thread(target=watch_for_cancel, args=(sys.stdin or (), stop), daemon=True).start()
+        writer = EventWriter(sys.stdout)
+        writer(Stage("data"))  # before importing torch, which alone takes seconds: heartbeats cover it
+        writer.start_heartbeat()
 
-        threading.Thread(target=watch_stdin, daemon=True).start()
+    from trainer.retrain import retrain
     bundled = args.bundled or Path(__file__).resolve().parent.parent / "model_assets"
 
-    def progress(event: dict) -> None:
-        if args.json_progress:
-            print(json.dumps(event, ensure_ascii=False), flush=True)
-        elif event.get("stage") != "done":
-            print(" ".join(f"{k}={v}" for k, v in event.items()), file=sys.stderr, flush=True)
-
-    from engine.errors import OperationCancelled
+    def progress(event) -> None:
+        if writer is not None:
+            writer(event)
+        elif not isinstance(event, Result):
+            print(event, file=sys.stderr, flush=True)
 
     try:
         report = retrain(args.db, args.out, bundled, preset=args.preset, base_data=args.base_data,
                          progress=progress, cancelled=stop.is_set)
     except OperationCancelled:
         print("cancelled; nothing was changed", file=sys.stderr)
-        return 3
+        return ExitCode.CANCELLED
     except OSError as exc:  # e.g. the disk filled up after all: say so in one line, after the details
         import traceback
 
         traceback.print_exc()
         print(f"{ERROR_PREFIX}retraining stopped: {exc.strerror or exc}"
               f"{f' ({exc.filename})' if exc.filename else ''}; the active model is unchanged", file=sys.stderr)
-        return 1
-    if not args.json_progress:
-        print(json.dumps(report, indent=1, ensure_ascii=False))
-    return 0
+        return ExitCode.FAILED
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        print(json.dumps(report.to_dict(), indent=1, ensure_ascii=False))
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.model_layout import ONNX_FILE, TOKENIZER_FILE, WEIGHTS_FILE
 from engine.runtime import load_tagger
 from engine.samples import BENCHMARK_NOTE
 from engine.text import split_words
@@ -70,23 +71,23 @@ def benchmark(teacher_dir: str | Path, student_dir: str | Path, *, threads: int 
         rows[name] = {"parameters": params, "size_mb": size_mb, "pieces": int(ids.shape[1])}
 
     teacher, tcfg = load_model(teacher_dir)
-    measure("teacher fp32 (torch)", torch_tagger(teacher, tcfg, teacher_dir / "tokenizer.json"),
+    measure("teacher fp32 (torch)", torch_tagger(teacher, tcfg, teacher_dir / TOKENIZER_FILE),
             round(sum(p.numel() for p in teacher.parameters()) * 4 / 1e6, 2),
             sum(p.numel() for p in teacher.parameters()))
     int8 = load_tagger(student_dir, threads=threads)
     # the torch student beside the INT8 one: "student-kd" in a build folder, "student" in model_assets
     fp32_student = next((student_dir.parent / name for name in ("student-kd", "student")
-                         if (student_dir.parent / name / "model.safetensors").is_file()), None)
+                         if (student_dir.parent / name / WEIGHTS_FILE).is_file()), None)
     if fp32_student is not None:
         student, scfg = load_model(fp32_student)
-        measure("student fp32 (torch)", torch_tagger(student, scfg, fp32_student / "tokenizer.json"),
+        measure("student fp32 (torch)", torch_tagger(student, scfg, fp32_student / TOKENIZER_FILE),
                 folder_mb(fp32_student), sum(p.numel() for p in student.parameters()))
     with tempfile.TemporaryDirectory() as tmp:
-        onnx_teacher = write_onnx_folder(teacher, tcfg, teacher_dir / "tokenizer.json", Path(tmp) / "t", int8=False)
+        onnx_teacher = write_onnx_folder(teacher, tcfg, teacher_dir / TOKENIZER_FILE, Path(tmp) / "t", int8=False)
         measure("teacher fp32 (onnxruntime)", load_tagger(onnx_teacher, threads=threads), folder_mb(onnx_teacher),
-                _onnx_params(onnx_teacher / "model.onnx"))
+                _onnx_params(onnx_teacher / ONNX_FILE))
         measure("student int8 (onnxruntime, as shipped)", int8, folder_mb(student_dir),
-                _onnx_params(student_dir / "model.onnx"))
+                _onnx_params(student_dir / ONNX_FILE))
         for (name, kind), ms in _interleaved_medians(jobs, runs).items():
             rows[name][kind] = ms
     base = rows["teacher fp32 (torch)"]

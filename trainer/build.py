@@ -26,7 +26,9 @@ from tqdm import tqdm
 from engine import atomic
 from engine.atomic import atomic_folder
 from engine.model_config import ModelConfig
+from engine.model_layout import MODEL_CARD_FILE, STUDENT, STUDENT_INT8, TEACHER, TOKENIZER_FILE
 from engine.runtime import load_tagger
+from engine.trainer_contract import Step
 from trainer import base_encoder, vocab
 from trainer.data import Split, load_dataset, make_examples, split_dataset, tag_set
 from trainer.evaluate import evaluate_tagger
@@ -43,8 +45,9 @@ class BuildConfig:
     student: Recipe = field(default_factory=lambda: Recipe(
         epochs=8, batch_size=32, lr_encoder=2e-4, lr_head=2e-3, kd_alpha=0.5, temperature=1.0))
     # with --transfer-data: the student also imitates the teacher on unlabelled health text (KD only there)
+    # chosen on dev among KD 0.5 / T 1 and KD 0.7 / T 2, two seeds each (MODEL_CARD.md, scripts/distil_transfer.py)
     transfer_student: Recipe = field(default_factory=lambda: Recipe(
-        epochs=8, batch_size=32, lr_encoder=2e-4, lr_head=2e-3, kd_alpha=0.7, temperature=2.0))
+        epochs=8, batch_size=32, lr_encoder=2e-4, lr_head=2e-3, kd_alpha=0.7, temperature=2.0, transfer_ratio=0.6))
     student_layers: list[int] = field(default_factory=lambda: [2, 5, 8, 11])
     max_length: int = 128
     latin_pieces: int = 8000
@@ -71,13 +74,11 @@ def device() -> torch.device:
 
 
 def _progress_log(bar: tqdm):
-    def report(event: dict) -> None:
-        if "step" in event:
-            bar.total = event["steps"]
-            bar.n = event["step"]
-            bar.set_postfix(epoch=event["epoch"], loss=event["loss"])
-            bar.refresh()
-        log.info("%s", json.dumps(event))
+    def report(event: Step) -> None:
+        bar.total, bar.n = event.steps, event.step
+        bar.set_postfix(epoch=event.epoch, loss=event.loss)
+        bar.refresh()
+        log.info("%s", json.dumps(asdict(event)))
     return report
 
 
@@ -108,7 +109,7 @@ def build(data_dir: Path, out_dir: Path, work: Path, config: BuildConfig | None 
     if not stages.done("vocab"):
         info = trim_vocabulary(base, trimmed, split, config)
         stages.finish("vocab", info)
-    tok_json = trimmed / "tokenizer.json"
+    tok_json = trimmed / TOKENIZER_FILE
     encoder_cfg = json.loads((trimmed / "encoder.json").read_text())
 
     def new_config(kind: str, layers: list[int] | None = None) -> ModelConfig:
@@ -129,9 +130,9 @@ def build(data_dir: Path, out_dir: Path, work: Path, config: BuildConfig | None 
             return evaluate_tagger(torch_tagger(model, cfg, tok_json), split.dev)["strict_micro_f1"]
         return run
 
-    teacher_dir = work / "teacher"
-    if not stages.done("teacher"):
-        cfg = new_config("teacher")
+    teacher_dir = work / TEACHER
+    if not stages.done(TEACHER):
+        cfg = new_config(TEACHER)
         model = TokenTagger(cfg.encoder, len(tags))
         state = {k: v.float() for k, v in load_file(str(trimmed / "encoder.safetensors")).items()}
         model.encoder.load_state_dict(state, strict=False)
@@ -142,7 +143,7 @@ def build(data_dir: Path, out_dir: Path, work: Path, config: BuildConfig | None 
         cfg.training["recipe"] = asdict(config.teacher)
         cfg.training["dev_strict_micro_f1"] = best
         save_model(model.cpu(), cfg, tok_json, teacher_dir)
-        stages.finish("teacher", {"dev_strict_micro_f1": best})
+        stages.finish(TEACHER, {"dev_strict_micro_f1": best})
     teacher, _ = load_model(teacher_dir)
     teacher.to(dev)
 
@@ -153,7 +154,7 @@ def build(data_dir: Path, out_dir: Path, work: Path, config: BuildConfig | None 
         recipe = config.student if kd else Recipe(**dict(asdict(config.student), kd_alpha=0.0))
         if kd and soft is None:
             soft = teacher_scores(teacher, train_examples, tokenizer.pad_id, dev)
-        cfg = new_config("student", config.student_layers)
+        cfg = new_config(STUDENT, config.student_layers)
         student = student_from_teacher(teacher, config.student_layers).to(dev)
         with tqdm(desc=name, unit="step") as bar:
             student, best = fit(student, train_examples, recipe, pad_id=tokenizer.pad_id, evaluate=dev_f1(cfg),
@@ -175,7 +176,7 @@ def build(data_dir: Path, out_dir: Path, work: Path, config: BuildConfig | None 
                                            pad_id=tokenizer.pad_id, device=dev),
                     *cached_teacher_scores(teacher, transfer, work / "cache" / "transfer.safetensors",
                                            pad_id=tokenizer.pad_id, device=dev)]
-            cfg = new_config("student", config.student_layers)
+            cfg = new_config(STUDENT, config.student_layers)
             cfg.training["transfer_data"] = str(transfer_data)
             with tqdm(desc=final, unit="step") as bar:
                 student, best = distil(teacher, cfg, tok_json, layers=config.student_layers, labeled=train_examples,
@@ -185,17 +186,17 @@ def build(data_dir: Path, out_dir: Path, work: Path, config: BuildConfig | None 
             stages.finish(final, {"dev_strict_micro_f1": best, "transfer_windows": len(transfer)})
 
     if not stages.done("decoders"):
-        chosen = {name: choose_decoder(work / name, split.dev) for name in ("teacher", final)}
+        chosen = {name: choose_decoder(work / name, split.dev) for name in (TEACHER, final)}
         stages.finish("decoders", chosen)
 
-    int8_dir = work / "student-int8"
-    if not stages.done("student-int8"):
+    int8_dir = work / STUDENT_INT8
+    if not stages.done(STUDENT_INT8):
         student, cfg = load_model(work / final)
-        cfg.kind = "student-int8"
+        cfg.kind = STUDENT_INT8
         if int8_dir.exists():
             shutil.rmtree(int8_dir)
         write_onnx_folder(student, cfg, tok_json, int8_dir)
-        stages.finish("student-int8")
+        stages.finish(STUDENT_INT8)
 
     from trainer.report import write_report
     report = write_report(work, split, out_dir=out_dir, build_seconds=time.monotonic() - started, resumed=resumed)
@@ -209,7 +210,7 @@ def choose_decoder(folder: Path, dev_docs: list) -> dict:
     from trainer.evaluate import tune_decoder
 
     model, cfg = load_model(folder)
-    tuned = tune_decoder(torch_tagger(model.to(device()), cfg, folder / "tokenizer.json"), dev_docs)
+    tuned = tune_decoder(torch_tagger(model.to(device()), cfg, folder / TOKENIZER_FILE), dev_docs)
     cfg.decoder, cfg.decoder_threshold = tuned["decoder"], tuned["threshold"]
     cfg.training["dev_decoders"] = {"viterbi": tuned["viterbi"], "mbr": tuned["mbr"]}
     cfg.save(folder)
@@ -223,14 +224,14 @@ def trim_vocabulary(base: Path, out: Path, split: Split, config: BuildConfig) ->
     from safetensors.torch import save_file
 
     out.mkdir(parents=True, exist_ok=True)
-    full_json = json.loads((base / "tokenizer.json").read_text(encoding="utf-8"))
-    full = Tokenizer.from_file(str(base / "tokenizer.json"))
+    full_json = json.loads((base / TOKENIZER_FILE).read_text(encoding="utf-8"))
+    full = Tokenizer.from_file(str(base / TOKENIZER_FILE))
     train_words = [w.text for d in split.train for w in d.tokens()]
     seen = vocab.seen_piece_ids(full, train_words)
     keep = vocab.select_pieces([tuple(p) for p in full_json["model"]["vocab"]], seen,
                                latin_pieces=config.latin_pieces)
     trimmed_json = vocab.trimmed_tokenizer_json(full_json, keep)
-    (out / "tokenizer.json").write_text(json.dumps(trimmed_json, ensure_ascii=False), encoding="utf-8")
+    (out / TOKENIZER_FILE).write_text(json.dumps(trimmed_json, ensure_ascii=False), encoding="utf-8")
     state = load_file(str(base / "encoder.safetensors"))
     key = "embeddings.word_embeddings.weight"
     state[key] = state[key][torch.tensor(keep)].contiguous()
@@ -239,7 +240,7 @@ def trim_vocabulary(base: Path, out: Path, split: Split, config: BuildConfig) ->
     encoder_cfg = json.loads((base / "encoder.json").read_text())
     encoder_cfg["vocab_size"] = len(keep)
     (out / "encoder.json").write_text(json.dumps(encoder_cfg, indent=1))
-    trimmed = Tokenizer.from_file(str(out / "tokenizer.json"))
+    trimmed = Tokenizer.from_file(str(out / TOKENIZER_FILE))
     held_out = [w.text for d in split.test for w in d.tokens()]
     info = {"full_pieces": len(full_json["model"]["vocab"]), "kept_pieces": len(keep),
             "seen_in_training": len(seen),
@@ -257,15 +258,15 @@ def publish(work: Path, out_dir: Path) -> None:
     moment leaves the old or the new model there, never none and never half of one.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_folder(out_dir / "student-int8", mode=0o755) as staging:
-        for source in sorted((work / "student-int8").iterdir()):
+    with atomic_folder(out_dir / STUDENT_INT8, mode=0o755) as staging:
+        for source in sorted((work / STUDENT_INT8).iterdir()):
             shutil.copyfile(source, staging / source.name)
         load_tagger(staging)  # verifies the manifest of what we ship
     student = "student-transfer" if (work / "student-transfer").is_dir() else "student-kd"
-    for name, source in (("teacher", "teacher"), ("student", student)):
+    for name, source in ((TEACHER, TEACHER), (STUDENT, student)):
         model, cfg = load_model(work / source)
         with atomic_folder(out_dir / name, mode=0o755) as staging:
-            save_model(model, cfg, work / source / "tokenizer.json", staging, half=True)
-    card = work / "MODEL_CARD.md"
+            save_model(model, cfg, work / source / TOKENIZER_FILE, staging, half=True)
+    card = work / MODEL_CARD_FILE
     if card.exists():
-        atomic.write_bytes(out_dir / "MODEL_CARD.md", card.read_bytes(), mode=0o644)
+        atomic.write_bytes(out_dir / MODEL_CARD_FILE, card.read_bytes(), mode=0o644)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.formats import load_documents
+from engine.labels import LabelSet
 from engine.spans import Document, entities_to_tags
 from engine.tokenizer import SubwordTokenizer
 
@@ -36,6 +37,28 @@ def load_dataset(data_dir: str | Path) -> list[Document]:
     return docs
 
 
+def load_transfer_texts(data_dir: str | Path) -> list[Document]:
+    """Unlabelled documents for distillation: every ``*.jsonl`` in ``data_dir``, one ``{"text": ...}`` a line."""
+    import json
+
+    data_dir = Path(data_dir)
+    files = sorted(data_dir.glob("*.jsonl")) if data_dir.is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"{data_dir}: no .jsonl files of unlabelled text found")
+    docs = []
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                text = json.loads(line)["text"]
+            except (ValueError, KeyError, TypeError):
+                raise ValueError(f"{path}:{number}: expected a JSON object with a \"text\" string") from None
+            if isinstance(text, str) and text.strip():
+                docs.append(Document(text, name=f"{path.name}:{number}", line=number))
+    return docs
+
+
 def split_dataset(docs: list[Document], *, seed: int = 20231, dev: float = 0.1, test: float = 0.1) -> Split:
     """Seeded split of both files together; identical texts stay in one part."""
     by_text: dict[str, list[Document]] = {}
@@ -49,14 +72,18 @@ def split_dataset(docs: list[Document], *, seed: int = 20231, dev: float = 0.1, 
     return Split(train_d, dev_d, test_d)
 
 
-def tag_set(docs: list[Document]) -> list[str]:
-    """IOB2 tags from the data: 'O', then B-/I- per type in order of frequency."""
+def entity_types(docs: list[Document]) -> list[str]:
+    """The entity types of ``docs``, most frequent first (ties by name)."""
     counts: dict[str, int] = {}
     for doc in docs:
         for ent in doc.entities:
             counts[ent.label] = counts.get(ent.label, 0) + 1
-    kinds = sorted(counts, key=lambda k: (-counts[k], k))
-    return ["O"] + [f"{p}-{k}" for k in kinds for p in "BI"]
+    return sorted(counts, key=lambda k: (-counts[k], k))
+
+
+def tag_set(docs: list[Document]) -> list[str]:
+    """IOB2 tags from the data in head order: 'O', then B-/I- per type in order of frequency."""
+    return list(LabelSet.from_types(entity_types(docs)).tags)
 
 
 @dataclass

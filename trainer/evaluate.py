@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.formats import load_documents
+from engine.model_layout import ONNX_FILE, TOKENIZER_FILE
 from engine.spans import Document, entities_to_tags
 from engine.tagger import Tagger
 from trainer.metrics import score
@@ -18,17 +19,50 @@ def evaluate_tagger(tagger: Tagger, docs: list[Document]) -> dict:
     return score(gold, tagger.predict_tags(words))
 
 
+DEV_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
+
+
+def tune_decoder(tagger: Tagger, docs: list[Document], thresholds: tuple[float, ...] = DEV_THRESHOLDS) -> dict:
+    """Strict micro-F1 on ``docs`` for Viterbi and the MBR decoder at each threshold (one forward pass).
+
+    Returns ``{"viterbi": f1, "mbr": {threshold: f1}, "decoder": ..., "threshold": ...}``: MBR is chosen
+    only when its best threshold beats Viterbi (select on dev, never on test).
+    """
+    from seqeval.metrics import f1_score
+    from seqeval.scheme import IOB2
+
+    docs = [d for d in docs if d.tokens()]
+    words = [d.tokens() for d in docs]
+    gold = [entities_to_tags(w, d.entities) for w, d in zip(words, docs)]
+    emissions = tagger.word_emissions(words)
+    saved = tagger.decoding, tagger.threshold
+
+    def strict(decoding: str, threshold: float) -> float:
+        tagger.decoding, tagger.threshold = decoding, threshold
+        predicted = [[tagger.decoder.tags[i] for i in tagger.path(e)] for e in emissions]
+        return round(float(f1_score(gold, predicted, mode="strict", scheme=IOB2, zero_division=0)), 4)
+
+    try:
+        result = {"viterbi": strict("viterbi", 0.5), "mbr": {t: strict("mbr", t) for t in thresholds}}
+    finally:
+        tagger.decoding, tagger.threshold = saved
+    best = max(thresholds, key=lambda t: result["mbr"][t])
+    better = result["mbr"][best] > result["viterbi"]
+    result.update(decoder="mbr" if better else "viterbi", threshold=best if better else 0.5)
+    return result
+
+
 def load_any_tagger(folder: str | Path) -> Tagger:
     """The ONNX runtime for folders with model.onnx, else the torch model."""
     folder = Path(folder)
-    if (folder / "model.onnx").is_file():
+    if (folder / ONNX_FILE).is_file():
         from engine.runtime import load_tagger
 
         return load_tagger(folder)
     from trainer.model import load_model, torch_tagger
 
     model, config = load_model(folder)
-    return torch_tagger(model, config, folder / "tokenizer.json")
+    return torch_tagger(model, config, folder / TOKENIZER_FILE)
 
 
 def evaluate_files(model_dir: str | Path, files: list[str | Path], *, test_split_of: str | Path | None = None) -> dict:
@@ -36,7 +70,9 @@ def evaluate_files(model_dir: str | Path, files: list[str | Path], *, test_split
     tagger = load_any_tagger(model_dir)
     docs: list[Document] = []
     for path in files:
-        docs.extend(load_documents(path, labels=tagger.entity_types))
+        # only what a person annotated is gold: model suggestions and untagged texts in a file are not
+        docs.extend(d for d in load_documents(path, labels=tagger.entity_types, known_types=tagger.entity_types)
+                    if d.status == "annotated")
     if test_split_of is not None:
         from trainer.data import load_dataset, split_dataset
 

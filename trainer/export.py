@@ -14,12 +14,12 @@ import warnings
 from pathlib import Path
 
 import torch
-from safetensors.numpy import save_file
 
 from engine.atomic import atomic_folder
+from engine.crf import save_crf
 from engine.manifest import write_manifest
 from engine.model_config import ModelConfig
-from engine.runtime import CRF_FILE, ONNX_FILE, TOKENIZER_FILE
+from engine.model_layout import CRF_FILE, ONNX_FILE, STUDENT_INT8, TOKENIZER_FILE
 from trainer.model import TokenTagger
 from trainer.onnx_graph import simplify_reshapes
 
@@ -94,10 +94,7 @@ def write_onnx_folder(model: TokenTagger, config: ModelConfig, tokenizer_json: P
             quantize_int8(fp32, folder / ONNX_FILE)
         else:
             shutil.copyfile(fp32, folder / ONNX_FILE)
-    crf = model.crf
-    save_file({"start": crf.start_transitions.detach().float().numpy(),
-               "end": crf.end_transitions.detach().float().numpy(),
-               "transitions": crf.transitions.detach().float().numpy()}, str(folder / CRF_FILE))
+    save_crf(folder / CRF_FILE, **model.crf_scores())
     shutil.copyfile(tokenizer_json, folder / TOKENIZER_FILE)
     config.quantization = "onnxruntime-dynamic-int8 (MatMul, Gather)" if int8 else None
     config.save(folder)
@@ -115,7 +112,7 @@ def quantize_folder(model_dir: str | Path, out: str | Path) -> Path:
 
     model_dir, out = Path(model_dir), Path(out)
     model, config = load_model(model_dir)
-    config.kind = "student-int8"
+    config.kind = STUDENT_INT8
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_folder(out, mode=0o755) as staging:  # the app's shipped model: readable by every account
         write_onnx_folder(model, config, model_dir / TOKENIZER_FILE, staging)

@@ -14,15 +14,18 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from engine.errors import OperationCancelled
+from engine.progress import IsCancelled, check_cancelled
+from engine.trainer_contract import Step
 from trainer.data import Example
 from trainer.model import TokenTagger
 
-Log = Callable[[dict], None]
+Log = Callable[[Step], None]
+LOG_EVERY_S = 1.0  # a step event at most this often (and after the first and the last step)
 
 
 @dataclass
@@ -37,11 +40,14 @@ class Recipe:
     temperature: float = 2.0
     seed: int = 13
     max_steps: int | None = None  # cap for tests and quick runs
+    # unlabelled (KD-only) windows drawn afresh each epoch, per labelled window; None = all of them
+    transfer_ratio: float | None = None
 
 
-def batches(examples: list[Example], size: int, *, shuffle: bool, rng: random.Random | None = None):
-    """Length-bucketed batches so padding stays small."""
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
+def batches(examples: list[Example], size: int, *, shuffle: bool, rng: random.Random | None = None,
+            indices: list[int] | None = None):
+    """Length-bucketed batches (of ``indices``, default all) so padding stays small."""
+    order = sorted(range(len(examples)) if indices is None else indices, key=lambda i: len(examples[i].input_ids))
     chunks = [order[i:i + size] for i in range(0, len(order), size)]
     if shuffle:
         (rng or random).shuffle(chunks)
@@ -89,6 +95,28 @@ def teacher_scores(teacher: TokenTagger, examples: list[Example], pad_id: int, d
     return out  # type: ignore[return-value]
 
 
+def save_scores(scores: list[torch.Tensor], path: str | Path) -> None:
+    """Cache :func:`teacher_scores` in one safetensors file (a finished build stage reuses it).
+
+    Stored as fp16 (half the disk; emission scores of a few units keep 3 significant digits).
+    """
+    from safetensors.torch import save_file
+
+    lengths = torch.tensor([len(s) for s in scores], dtype=torch.long)
+    save_file({"scores": torch.cat(scores).half().contiguous(), "lengths": lengths}, str(path))
+
+
+def load_scores(path: str | Path, examples: list[Example]) -> list[torch.Tensor]:
+    """The cached scores, checked against ``examples`` (the windows they were computed on)."""
+    from safetensors.torch import load_file
+
+    cached = load_file(str(path))
+    lengths = cached["lengths"].tolist()
+    if lengths != [len(e.word_positions) for e in examples]:
+        raise ValueError(f"{path}: cached teacher scores do not match these windows; delete it to recompute")
+    return list(torch.split(cached["scores"].float(), lengths))
+
+
 def kd_loss(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor, temperature: float) -> torch.Tensor:
     """Temperature-scaled KL on emissions, mean over real words. Shapes (batch, words, tags), mask (batch, words)."""
     if student.shape != teacher.shape:
@@ -103,7 +131,7 @@ def kd_loss(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor, te
 def fit(model: TokenTagger, examples: list[Example], recipe: Recipe, *, pad_id: int,
         evaluate: Callable[[TokenTagger], float] | None = None,
         soft_targets: list[torch.Tensor] | None = None,
-        log: Log | None = None, cancelled: Callable[[], bool] | None = None) -> tuple[TokenTagger, float | None]:
+        log: Log | None = None, cancelled: IsCancelled | None = None) -> tuple[TokenTagger, float | None]:
     """Train ``model`` in place; returns the best model by ``evaluate`` (dev F1) and its score."""
     if recipe.kd_alpha > 0 and soft_targets is None:
         raise ValueError("kd_alpha > 0 needs soft_targets from the teacher")
@@ -118,7 +146,16 @@ def fit(model: TokenTagger, examples: list[Example], recipe: Recipe, *, pad_id: 
         {"params": enc_plain, "lr": recipe.lr_encoder, "weight_decay": 0.0},
         {"params": head_params, "lr": recipe.lr_head, "weight_decay": 0.0},
     ])
-    steps_per_epoch = math.ceil(len(examples) / recipe.batch_size)
+    labeled_ids = [i for i, e in enumerate(examples) if e.tag_ids is not None]
+    transfer_ids = [i for i, e in enumerate(examples) if e.tag_ids is None]
+
+    def epoch_indices() -> list[int]:
+        if recipe.transfer_ratio is None or not transfer_ids:
+            return labeled_ids + transfer_ids
+        take = min(len(transfer_ids), round(recipe.transfer_ratio * len(labeled_ids)))
+        return labeled_ids + rng.sample(transfer_ids, take)
+
+    steps_per_epoch = math.ceil(len(epoch_indices()) / recipe.batch_size)
     total = steps_per_epoch * recipe.epochs
     if recipe.max_steps is not None:
         total = min(total, recipe.max_steps)
@@ -126,14 +163,13 @@ def fit(model: TokenTagger, examples: list[Example], recipe: Recipe, *, pad_id: 
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
     best_state, best_score = None, None
-    step, started = 0, time.monotonic()
+    step, logged = 0, 0.0
     for epoch in range(recipe.epochs):
         model.train()
-        for chunk in batches(examples, recipe.batch_size, shuffle=True, rng=rng):
+        for chunk in batches(examples, recipe.batch_size, shuffle=True, rng=rng, indices=epoch_indices()):
             if step >= total:
                 break
-            if cancelled is not None and cancelled():
-                raise OperationCancelled()
+            check_cancelled(cancelled)
             soft = [soft_targets[i] for i in chunk] if soft_targets is not None else None
             ids, mask, pos, wmask, tags, target, labeled = collate(
                 [examples[i] for i in chunk], pad_id, device, soft)
@@ -152,14 +188,13 @@ def fit(model: TokenTagger, examples: list[Example], recipe: Recipe, *, pad_id: 
             optimizer.step()
             scheduler.step()
             step += 1
-            if log is not None and (step % 20 == 0 or step == total):
-                elapsed = time.monotonic() - started
-                log({"epoch": epoch + 1, "step": step, "steps": total, "loss": round(loss.item(), 4),
-                     "eta_s": round(elapsed / step * (total - step))})
+            if log is not None and (step in (1, total) or time.monotonic() - logged >= LOG_EVERY_S):
+                logged = time.monotonic()
+                log(Step(step, total, epoch=epoch + 1, loss=round(loss.item(), 4)))
         if evaluate is not None:
             score = evaluate(model)
             if log is not None:
-                log({"epoch": epoch + 1, "dev_f1": round(score, 4)})
+                log(Step(step, total, epoch=epoch + 1, dev_f1=round(score, 4)))
             if best_score is None or score > best_score:
                 best_score, best_state = score, copy.deepcopy(model.state_dict())
         if step >= total:

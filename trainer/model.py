@@ -22,10 +22,9 @@ from engine.crf import CRFDecoder
 from engine.errors import ModelError
 from engine.manifest import verify_manifest, write_manifest
 from engine.model_config import ModelConfig
+from engine.model_layout import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE
 from engine.tagger import Tagger
 from engine.tokenizer import SubwordTokenizer
-
-WEIGHTS = "model.safetensors"
 
 
 class TokenTagger(nn.Module):
@@ -54,14 +53,17 @@ class TokenTagger(nn.Module):
         """Mean negative log-likelihood per word. Shapes: (batch, words, tags), (batch, words) x2."""
         return -self.crf(emissions, tag_ids, mask=word_mask, reduction="token_mean")
 
-    def decoder(self, tags: list[str]) -> CRFDecoder:
+    def crf_scores(self) -> dict[str, np.ndarray]:
+        """The CRF's learned scores as :func:`engine.crf.save_crf` and ``CRFDecoder.from_scores`` take them:
+        start, end (num_tags,), transitions (num_tags, num_tags)."""
         crf = self.crf
-        return CRFDecoder.from_scores(
-            tags,
-            crf.start_transitions.detach().float().cpu().numpy(),
-            crf.end_transitions.detach().float().cpu().numpy(),
-            crf.transitions.detach().float().cpu().numpy(),
-        )
+        return {"start": crf.start_transitions.detach().float().cpu().numpy(),
+                "end": crf.end_transitions.detach().float().cpu().numpy(),
+                "transitions": crf.transitions.detach().float().cpu().numpy()}
+
+    def decoder(self, tags: list[str]) -> CRFDecoder:
+        scores = self.crf_scores()
+        return CRFDecoder.from_scores(tags, scores["start"], scores["end"], scores["transitions"])
 
 
 class TorchEmissions:
@@ -85,10 +87,10 @@ def save_model(model: TokenTagger, config: ModelConfig, tokenizer_json: Path, fo
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
              for k, v in model.state_dict().items()}
-    save_file(state, str(folder / WEIGHTS))
+    save_file(state, str(folder / WEIGHTS_FILE))
     config.save(folder)
-    if Path(tokenizer_json).resolve() != (folder / "tokenizer.json").resolve():
-        shutil.copyfile(tokenizer_json, folder / "tokenizer.json")
+    if Path(tokenizer_json).resolve() != (folder / TOKENIZER_FILE).resolve():
+        shutil.copyfile(tokenizer_json, folder / TOKENIZER_FILE)
     write_manifest(folder)
     return folder
 
@@ -99,17 +101,21 @@ def load_model(folder: str | Path) -> tuple[TokenTagger, ModelConfig]:
     verify_manifest(folder)
     config = ModelConfig.load(folder)
     model = TokenTagger(config.encoder, len(config.tags))
-    state = {k: v.float() for k, v in load_file(str(folder / WEIGHTS)).items()}
+    state = {k: v.float() for k, v in load_file(str(folder / WEIGHTS_FILE)).items()}
     head = state.get("head.weight")
-    if head is None or head.shape[0] != len(config.tags):
-        raise ModelError(f"{folder}: the emission head does not match the {len(config.tags)} labels in config.json")
+    if head is None:
+        raise ModelError(f"{folder / WEIGHTS_FILE}: no emission head (head.weight); not a tagger's weights")
+    try:
+        config.labels.check_outputs(head.shape[0])
+    except ValueError as exc:
+        raise ModelError(f"{folder}: {exc} in {CONFIG_FILE}") from None
     model.load_state_dict(state)
     return model.eval(), config
 
 
 def torch_tagger(model: TokenTagger, config: ModelConfig, tokenizer_json: Path) -> Tagger:
     tokenizer = SubwordTokenizer.from_file(tokenizer_json, max_length=config.max_length)
-    return Tagger(tokenizer, model.decoder(config.tags), TorchEmissions(model), version=config.version)
+    return Tagger.from_config(config, tokenizer, model.decoder(config.tags), TorchEmissions(model))
 
 
 def student_from_teacher(teacher: TokenTagger, layers: list[int]) -> TokenTagger:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from engine.model_layout import CONFIG_FILE, MODEL_CARD_FILE, REPORT_FILE, STUDENT_INT8, TEACHER, TOKENIZER_FILE
 from engine.runtime import load_tagger
 from trainer.benchmark import benchmark, table
 from trainer.data import Split
@@ -13,7 +14,9 @@ from trainer.metrics import ERROR_KINDS
 from trainer.model import load_model, torch_tagger
 
 ROWS = (("teacher", "Teacher (12 layers, fp32)"), ("student-nokd", "Student without KD (4 layers, fp32)"),
-        ("student-kd", "Student with KD (4 layers, fp32)"), ("student-int8", "INT8 student (ONNX Runtime, shipped)"))
+        ("student-kd", "Student with labelled-only KD (4 layers, fp32)"),
+        ("student-transfer", "Student with transfer KD (4 layers, fp32)"),
+        ("student-int8", "INT8 student (ONNX Runtime, shipped)"))  # rows whose stage folder exists
 
 LIMITATIONS = [
     "## Intended use and limitations", "",
@@ -33,21 +36,34 @@ def write_report(work: Path, split: Split, *, out_dir: Path, build_seconds: floa
     metrics = {}
     for name, _ in ROWS:
         folder = work / name
-        if name == "student-int8":
+        if not folder.is_dir():  # student-transfer exists only when the build had --transfer-data
+            continue
+        if name == STUDENT_INT8:
             tagger = load_tagger(folder)
         else:
             model, cfg = load_model(folder)
-            tagger = torch_tagger(model, cfg, folder / "tokenizer.json")
+            tagger = torch_tagger(model, cfg, folder / TOKENIZER_FILE)
         metrics[name] = evaluate_tagger(tagger, split.test)
-    bench = benchmark(work / "teacher", work / "student-int8", threads=1)
+    bench = benchmark(work / TEACHER, work / STUDENT_INT8, threads=1)
     vocab = json.loads((work / "vocab" / "vocab_report.json").read_text())
     report = {"metrics": metrics, "benchmark": bench, "vocab": vocab, "build_seconds": round(build_seconds),
               "resumed_stages": resumed or [],
               "split": {"train": len(split.train), "dev": len(split.dev), "test": len(split.test)},
               "macro_f1_kept": _share(metrics["student-int8"]["strict_macro_f1"], metrics["teacher"]["strict_macro_f1"])}
-    (work / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    (work / "MODEL_CARD.md").write_text(model_card(report, work), encoding="utf-8")
+    (work / REPORT_FILE).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    (work / MODEL_CARD_FILE).write_text(model_card(report, work), encoding="utf-8")
     return report
+
+
+TRANSFER_LICENCE = (
+    "- Transfer text (unlabelled, for distillation): BanglaCHQ-Summ, CC BY-NC-SA 4.0 (Khan, Kamal, Chowdhury, Ahmed,"
+    " Laskar, Ahmed. \"BanglaCHQ-Summ: An Abstractive Summarization Dataset for Medical Queries in Bangla"
+    " Conversational Speech\". BLP workshop 2023, pages 85-93), and M2PQA passages, MIT licence.")
+
+
+def _decoding(config: dict) -> str:
+    decoder = config.get("decoder", "viterbi")
+    return f"{decoder} (threshold {config.get('decoder_threshold')})" if decoder == "mbr" else decoder
 
 
 def _share(part: float, whole: float) -> float | None:
@@ -68,9 +84,10 @@ def error_table(result: dict) -> list[str]:
 
 def model_card(report: dict, work: Path) -> str:
     m, b, v, s = report["metrics"], report["benchmark"], report["vocab"], report["split"]
-    teacher_cfg = json.loads((work / "teacher" / "config.json").read_text())
-    student_cfg = json.loads((work / "student-int8" / "config.json").read_text())
+    teacher_cfg = json.loads((work / TEACHER / CONFIG_FILE).read_text())
+    student_cfg = json.loads((work / STUDENT_INT8 / CONFIG_FILE).read_text())
     types = sorted(m["teacher"]["per_class"])
+    rows = [(name, title) for name, title in ROWS if name in m]
     lines = [
         "# Bangla MedER bundled models", "",
         "`student-int8/` is what the app runs (ONNX Runtime, INT8); `teacher/` (fp16 safetensors) is the",
@@ -81,12 +98,13 @@ def model_card(report: dict, work: Path) -> str:
         f"(seed {teacher_cfg['training'].get('seed')}; identical texts kept in one part): train {s['train']},"
         f" dev {s['dev']}, test {s['test']} documents. Dev picks the best epoch; all figures below are on test.", "",
         "## Metrics (test part, seqeval strict IOB2 unless noted)", "",
-        "| model | strict micro-F1 | strict macro-F1 | lenient micro-F1 | overlap micro-F1 |", "|---|---|---|---|---|",
+        "| model | strict micro-F1 | strict macro-F1 | lenient micro-F1 | overlap micro-F1 | corrections per 100 |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, title in ROWS:
+    for name, title in rows:
         r = m[name]
         lines.append(f"| {title} | {r['strict_micro_f1']:.4f} | {r['strict_macro_f1']:.4f} | {r['lenient_micro_f1']:.4f}"
-                     f" | {r['overlap_micro_f1']:.4f} |")
+                     f" | {r['overlap_micro_f1']:.4f} | {r['corrections_per_100']:.1f} |")
     kept = report["macro_f1_kept"]
     ci = {name: m[name]["strict_micro_f1_ci95"] for name in ("teacher", "student-int8")}
     lines += ["", (f"The INT8 student keeps {kept:.1%} of the teacher's strict macro-F1." if kept is not None
@@ -94,10 +112,10 @@ def model_card(report: dict, work: Path) -> str:
               f"95 % intervals of strict micro-F1 from resampling the {s['test']} test documents: teacher "
               f"{ci['teacher'][0]:.3f}–{ci['teacher'][1]:.3f}, INT8 student {ci['student-int8'][0]:.3f}–"
               f"{ci['student-int8'][1]:.3f}.", "",
-              "Per class (strict F1):", "", "| type | " + " | ".join(t for _, t in ROWS) + " | support |",
-              "|---|" + "---|" * (len(ROWS) + 1)]
+              "Per class (strict F1):", "", "| type | " + " | ".join(t for _, t in rows) + " | support |",
+              "|---|" + "---|" * (len(rows) + 1)]
     for t in types:
-        cells = " | ".join(f"{m[n]['per_class'].get(t, {}).get('f1', 0):.3f}" for n, _ in ROWS)
+        cells = " | ".join(f"{m[n]['per_class'].get(t, {}).get('f1', 0):.3f}" for n, _ in rows)
         lines.append(f"| {t} | {cells} | {m['teacher']['per_class'][t]['support']} |")
     lines += ["", *error_table(m["student-int8"]),
               "", "## Speed and size", "", "```", table(b), "```", "",
@@ -108,6 +126,8 @@ def model_card(report: dict, work: Path) -> str:
               f"{student_cfg['teacher_layers']}, distilled from the teacher's pre-CRF emissions "
               "(temperature-scaled KL + hard-label CRF loss); its CRF decodes (numpy, IOB2-constrained).",
               f"- INT8: {student_cfg['quantization']}.",
+              f"- Decoding: teacher {_decoding(teacher_cfg)}, INT8 student {_decoding(student_cfg)} (chosen on dev:"
+              " `mbr` keeps the non-overlapping entities whose exact posterior clears the threshold, engine/crf.py).",
               f"- Vocabulary trimmed from {v['full_pieces']:,} to {v['kept_pieces']:,} pieces; "
               f"{v['test_words_unchanged']:.2%} of test words keep the exact same segmentation.",
               f"- Recipes: teacher {json.dumps(teacher_cfg['training'].get('recipe'))}; "
@@ -123,5 +143,6 @@ def model_card(report: dict, work: Path) -> str:
               "  Medical Named Entity Recognition Dataset\". Findings of EMNLP 2023, pages 5768-5774.",
               "- These models are trained on that data and so inherit its **non-commercial, share-alike** terms:",
               "  they may be used and shared for non-commercial purposes, with attribution, under the same licence.",
+              *([TRANSFER_LICENCE] if "student-transfer" in m else []),
               "- The data itself is not part of this repository.", ""]
     return "\n".join(lines)

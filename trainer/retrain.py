@@ -8,7 +8,8 @@
    clinic's text (reviewed and unreviewed) plus hard labels where reviewed;
 4. quantize to INT8 and write the version folder with manifests;
 5. score the new and the active model on the held-out slice, write a report,
-   and promote the new model only if it is not worse.
+   and promote the new model only on evidence that it is not worse
+   (:func:`engine.trainer_contract.decide`).
 
 Work happens in a temporary folder that is renamed into place at the end, so
 cancelling or killing the process at any point changes nothing.
@@ -22,27 +23,46 @@ import random
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
-from engine.errors import MederError, OperationCancelled
+from engine.errors import MederError
+from engine.labels import LabelSet
 from engine.model_config import ModelConfig
+from engine.model_layout import REPORT_FILE, STUDENT, STUDENT_INT8, TEACHER, TOKENIZER_FILE, WEIGHTS_FILE
 from engine.model_registry import ModelRegistry
+from engine.progress import IsCancelled, check_cancelled
 from engine.runtime import load_tagger
-from engine.spans import Document
+from engine.spans import Document, entities_to_tags, tags_to_entities
 from engine.storage import Repository
+from engine.tagger import Tagger
 from engine.tokenizer import SubwordTokenizer
-from trainer.data import load_dataset, make_examples, split_dataset, tag_set
-from trainer.evaluate import evaluate_tagger
+from engine.trainer_contract import (
+    MIN_REVIEWED,
+    Comparison,
+    Counts,
+    Event,
+    Evidence,
+    Plan,
+    Result,
+    RetrainReport,
+    Score,
+    Stage,
+    StagePlan,
+    decide,
+    holdout_size,
+)
+from trainer.data import Example, entity_types, load_dataset, make_examples, split_dataset
 from trainer.export import write_onnx_folder
 from trainer.fit import Recipe, fit, teacher_scores
+from trainer.metrics import score
 from trainer.model import TokenTagger, load_model, save_model, student_from_teacher, torch_tagger
 
-Progress = Callable[[dict], None]
-MIN_REVIEWED = 10
+Progress = Callable[[Event], None]
+SCORE_BATCH = 32  # windows per forward pass when the teacher scores the student's text (teacher_scores)
 VERSION_BYTES = 95 * 2**20  # teacher + student + INT8 student on disk
 FREE_BYTES_NEEDED = 2 * VERSION_BYTES  # the version, plus room for ONNX export and quantization files
 
@@ -55,29 +75,26 @@ class Preset:
     oversample: int  # copies of each reviewed document (corrections weigh more than replay)
 
 
+# Students: KD weight 0.7 at temperature 2, the transfer recipe the bundled student was distilled with (issue 11,
+# MODEL_CARD.md). Every unreviewed window is used each epoch (no transfer_ratio): a clinic's own text is the
+# only in-domain text there is, and its amount already fits Quick's time.
 PRESETS = {
     "quick": Preset(Recipe(epochs=2, batch_size=16, lr_encoder=5e-5, lr_head=1e-3),
-                    Recipe(epochs=3, batch_size=32, lr_encoder=1e-4, lr_head=1e-3, kd_alpha=0.5, temperature=1.0),
+                    Recipe(epochs=3, batch_size=32, lr_encoder=1e-4, lr_head=1e-3, kd_alpha=0.7, temperature=2.0),
                     replay_factor=1.0, oversample=2),
     # teacher batches of 16: batches of 32 windows of 128 pieces took the trainer past 5 GB
     "full": Preset(Recipe(epochs=4, batch_size=16, lr_encoder=5e-5, lr_head=1e-3),
-                   Recipe(epochs=6, batch_size=32, lr_encoder=2e-4, lr_head=2e-3, kd_alpha=0.5, temperature=1.0),
+                   Recipe(epochs=6, batch_size=32, lr_encoder=2e-4, lr_head=2e-3, kd_alpha=0.7, temperature=2.0),
                    replay_factor=1e9, oversample=2),
 }
 
 
-def holdout_size(n: int) -> int:
-    """At least 10 %, and at least 20 documents when there are enough (but never most of them)."""
-    return max(math.ceil(0.1 * n), min(20, n // 4))
-
-
 def extend_labels(model: TokenTagger, tags: list[str], new_types: list[str]) -> list[str]:
-    """Grow the emission head and CRF for entity types the clinic added."""
-    added = [f"{p}-{t}" for t in new_types for p in "BI"]
-    if not added:
+    """Grow the emission head and CRF for entity types the clinic added (the old tags keep their indices)."""
+    grown = LabelSet(tags).with_types(new_types)
+    old, n = len(tags), len(grown)
+    if n == old:
         return tags
-    old = len(tags)
-    n = old + len(added)
     head = torch.nn.Linear(model.head.in_features, n)
     crf = type(model.crf)(n, batch_first=True)
     with torch.no_grad():
@@ -87,12 +104,12 @@ def extend_labels(model: TokenTagger, tags: list[str], new_types: list[str]) -> 
         crf.end_transitions[:old] = model.crf.end_transitions
         crf.transitions[:old, :old] = model.crf.transitions
     model.head, model.crf = head, crf
-    return tags + added
+    return list(grown.tags)
 
 
 def retrain(db: Path, models_dir: Path, bundled_dir: Path, *, preset: str = "quick", base_data: Path | None = None,
-            seed: int = 13, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
-            preset_override: Preset | None = None) -> dict:
+            seed: int = 13, progress: Progress | None = None, cancelled: IsCancelled | None = None,
+            preset_override: Preset | None = None) -> RetrainReport:
     started = time.monotonic()
     say = progress or (lambda event: None)
     spec = preset_override or PRESETS[preset]
@@ -117,13 +134,13 @@ def retrain(db: Path, models_dir: Path, bundled_dir: Path, *, preset: str = "qui
     n_hold = holdout_size(len(reviewed))
     held_out = [reviewed[i] for i in order[:n_hold]]
     train = [reviewed[i] for i in order[n_hold:]]
-    say({"stage": "data", "reviewed": len(reviewed), "held_out": n_hold, "unreviewed": len(unreviewed)})
+    say(Stage("data"))
 
     teacher, tconfig = load_model(active.teacher)
-    tok_json = active.teacher / "tokenizer.json"
+    tok_json = active.teacher / TOKENIZER_FILE
     tokenizer = SubwordTokenizer.from_file(tok_json, max_length=tconfig.max_length)
     known = set(tconfig.entity_types)
-    new_types = [t[2:] for t in tag_set(train) if t != "O" and t[2:] not in known][::2]
+    new_types = [t for t in entity_types(train) if t not in known]
     old_tags = list(tconfig.tags)
     tags = extend_labels(teacher, old_tags, new_types)
 
@@ -140,82 +157,90 @@ def retrain(db: Path, models_dir: Path, bundled_dir: Path, *, preset: str = "qui
 
     temp = registry.new_temp_folder()
     try:
-        def check() -> None:
-            if cancelled is not None and cancelled():
-                raise OperationCancelled()
-
         def log(stage: str):
-            return lambda event: say({"stage": stage, **event})
+            return lambda step: say(replace(step, stage=stage))
 
         teacher_examples = make_examples(train * spec.oversample + replay, tokenizer, tags)
-        say({"stage": "teacher", "examples": len(teacher_examples)})
+        student_examples = teacher_examples + make_examples(unreviewed, tokenizer, tags, labeled=False)
+        say(run_plan(spec, teacher_examples=teacher_examples, student_examples=student_examples,
+                     held_out=len(held_out)))
+        say(Stage("teacher"))
         teacher.train()
         teacher, _ = fit(teacher, teacher_examples, spec.teacher, pad_id=tokenizer.pad_id, log=log("teacher"),
                          cancelled=cancelled)
-        check()
+        check_cancelled(cancelled)
         version = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         tconfig.tags, tconfig.version = tags, version
         tconfig.created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         tconfig.training = {"retrained_from": active.version, "preset": preset, "reviewed_train": len(train),
                             "held_out": n_hold, "replay": len(replay), "recipe": asdict(spec.teacher)}
-        save_model(teacher, tconfig, tok_json, temp / "teacher", half=True)
+        save_model(teacher, tconfig, tok_json, temp / TEACHER, half=True)
 
-        student_config = load_model_config(active.student)
+        student_config = ModelConfig.load(active.student)
         layers = student_config.teacher_layers or [2, 5, 8, 11]
-        labeled = make_examples(train * spec.oversample + replay, tokenizer, tags)
-        unlabeled = make_examples(unreviewed, tokenizer, tags, labeled=False)
-        examples = labeled + unlabeled
-        say({"stage": "distill", "examples": len(examples)})
+        examples = student_examples
+        say(Stage("score"))
         soft = teacher_scores(teacher, examples, tokenizer.pad_id, torch.device("cpu"))
-        check()
+        check_cancelled(cancelled)
         # continue from the active student when its weights ship (distilling a fresh one from teacher
         # layers needs far more text than a clinic has); otherwise start from the teacher's layers
-        if (active.student_weights / "model.safetensors").is_file():
+        if (active.student_weights / WEIGHTS_FILE).is_file():
             student, _ = load_model(active.student_weights)
             if new_types:
                 extend_labels(student, old_tags, new_types)
         else:
             student = student_from_teacher(teacher, layers)
+        say(Stage("distill"))
         student, _ = fit(student, examples, spec.student, pad_id=tokenizer.pad_id, soft_targets=soft,
                          log=log("distill"), cancelled=cancelled)
-        check()
-        say({"stage": "quantize"})
+        check_cancelled(cancelled)
+        say(Stage("quantize"))
         sconfig = student_config
-        sconfig.kind, sconfig.tags, sconfig.version = "student-int8", tags, version
+        sconfig.kind, sconfig.tags, sconfig.version = STUDENT_INT8, tags, version
         sconfig.encoder = dict(tconfig.encoder, num_hidden_layers=len(layers))
         sconfig.created, sconfig.training = tconfig.created, dict(tconfig.training, recipe=asdict(spec.student))
-        write_onnx_folder(student, sconfig, tok_json, temp / "student-int8")
-        student_fp16 = ModelConfig(**{**vars(sconfig), "kind": "student", "quantization": None})
-        save_model(student, student_fp16, tok_json, temp / "student", half=True)
-        check()
+        write_onnx_folder(student, sconfig, tok_json, temp / STUDENT_INT8)
+        student_fp16 = ModelConfig(**{**vars(sconfig), "kind": STUDENT, "quantization": None})
+        save_model(student, student_fp16, tok_json, temp / STUDENT, half=True)
+        check_cancelled(cancelled)
 
-        say({"stage": "evaluate"})
-        new_tagger, old_tagger = load_tagger(temp / "student-int8"), load_tagger(active.student)
-        report = {"version": version, "previous": active.version, "preset": preset,
-                  "counts": {"reviewed": len(reviewed), "held_out": n_hold, "train": len(train),
-                             "unreviewed": len(unreviewed), "replay": len(replay), "new_types": new_types},
-                  "held_out": {"new": _safe_score(new_tagger, held_out), "active": _safe_score(old_tagger, held_out)}}
-        if base_test:
-            report["base_test"] = {"new": _safe_score(new_tagger, base_test),
-                                   "active": _safe_score(old_tagger, base_test)}
-        new_f1 = report["held_out"]["new"].get("strict_micro_f1", 0.0)
-        old_f1 = report["held_out"]["active"].get("strict_micro_f1", 0.0)
-        report["promoted"] = bool(new_f1 >= old_f1)
-        report["decision"] = (
-            f"promoted: strict micro-F1 on the {n_hold} held-out documents {new_f1:.3f} vs {old_f1:.3f} for the "
-            f"active model" if report["promoted"] else
-            f"not promoted: strict micro-F1 on the {n_hold} held-out documents {new_f1:.3f} is below the active "
-            f"model's {old_f1:.3f}; it is kept as a version you can still activate") + _uncertainty(report["held_out"])
-        report["seconds"] = round(time.monotonic() - started)
-        (temp / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+        say(Stage("evaluate"))
+        new_tagger, old_tagger = _load_or_error(temp / STUDENT_INT8), _load_or_error(active.student)
+        checked = Comparison(new=_score(new_tagger, held_out), active=_score(old_tagger, held_out))
+        evidence = Evidence(reviewed=len(reviewed), documents=checked.new.documents, entities=checked.new.entities)
+        report = RetrainReport(
+            version=version, previous=active.version, preset=preset,
+            counts=Counts(reviewed=len(reviewed), held_out=n_hold, train=len(train), unreviewed=len(unreviewed),
+                          replay=len(replay), new_types=tuple(new_types)),
+            held_out=checked, decision=decide(new=checked.new, active=checked.active, held_out=evidence),
+            base_test=Comparison(_score(new_tagger, base_test), _score(old_tagger, base_test)) if base_test else None,
+            seconds=round(time.monotonic() - started))
+        (temp / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False),
+                                          encoding="utf-8")
         registry.commit_version(temp, version)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    if report["promoted"]:
+    if report.promoted:
         registry.activate(version)
-    say({"stage": "done", "report": report})
+    say(Result(report))
     return report
+
+
+def run_plan(spec: Preset, *, teacher_examples: list[Example], student_examples: list[Example],
+             held_out: int) -> Plan:
+    """Every stage's size for the app's time-left estimate. Costs are priors in teacher-step units (a
+    forward pass without backward is about a third of a step; 4 of 12 layers about a third again);
+    the app replaces them with measured seconds per step as the run goes."""
+    def steps(examples: list[Example], recipe: Recipe) -> int:  # what fit() will run
+        total = math.ceil(len(examples) / recipe.batch_size) * recipe.epochs
+        return min(total, recipe.max_steps) if recipe.max_steps is not None else total
+
+    return Plan((StagePlan("teacher", steps(teacher_examples, spec.teacher), 1.0),
+                 StagePlan("score", math.ceil(len(student_examples) / SCORE_BATCH), 0.7),
+                 StagePlan("distill", steps(student_examples, spec.student), 0.7),
+                 StagePlan("quantize", 1, 40.0),
+                 StagePlan("evaluate", 2 * held_out, 0.1)))
 
 
 def check_free_space(folder: Path, *, needed: int = FREE_BYTES_NEEDED) -> None:
@@ -227,22 +252,28 @@ def check_free_space(folder: Path, *, needed: int = FREE_BYTES_NEEDED) -> None:
                          "space (or delete an old model version) and try again; nothing was changed")
 
 
-def load_model_config(folder: Path) -> ModelConfig:
-    return ModelConfig.load(folder)
-
-
-def _uncertainty(held_out: dict) -> str:
-    """How far chance alone moves the new model's score on so few documents (empty if unknown)."""
-    interval = held_out["new"].get("strict_micro_f1_ci95")
-    if interval is None:
-        return ""
-    low, high = interval
-    return (f" (the new model's 95 % interval on these documents: {low:.3f}–{high:.3f}; smaller differences"
-            " may be chance)")
-
-
-def _safe_score(tagger, docs: list[Document]) -> dict:
+def _load_or_error(folder: Path) -> Tagger | str:
     try:
-        return evaluate_tagger(tagger, docs)
-    except ValueError as exc:  # e.g. no entities in the held-out slice
-        return {"error": str(exc), "strict_micro_f1": 0.0}
+        return load_tagger(folder)
+    except MederError as exc:  # e.g. a damaged active version: it cannot be scored, which decide() weighs
+        return str(exc)
+
+
+def _score(tagger: Tagger | str, docs: list[Document]) -> Score:
+    """How ``tagger`` does on ``docs``, counts first; a failure is an error, never a score of 0.0."""
+    docs = [d for d in docs if d.tokens()]
+    words = [d.tokens() for d in docs]
+    gold = [entities_to_tags(w, d.entities) for w, d in zip(words, docs)]
+    entities = sum(len(tags_to_entities(w, g)) for w, g in zip(words, gold))
+    if isinstance(tagger, str):
+        return Score(documents=len(docs), entities=entities, error=tagger)
+    try:
+        predicted = tagger.predict_tags(words)
+        metrics = score(gold, predicted)
+    except ValueError as exc:  # e.g. no entities in the held-out documents
+        return Score(documents=len(docs), entities=entities, error=str(exc))
+    low, high = metrics["strict_micro_f1_ci95"]
+    return Score(documents=len(docs), entities=entities,
+                 exact=sum(row["exact"] for row in metrics["errors"].values()),
+                 predicted=sum(len(tags_to_entities(w, p)) for w, p in zip(words, predicted)),
+                 f1=metrics["strict_micro_f1"], f1_ci95=(low, high), metrics=metrics)

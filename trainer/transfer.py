@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from engine.model_config import ModelConfig
+from engine.model_layout import STUDENT
 from engine.spans import Document
 from engine.tokenizer import SubwordTokenizer
 from trainer.data import Example, load_transfer_texts, make_examples
@@ -47,7 +48,7 @@ def cached_teacher_scores(teacher: TokenTagger, examples: list[Example], cache: 
 
 def student_config(teacher_config: ModelConfig, layers: list[int], **fields) -> ModelConfig:
     """A student's config: the teacher's labels, tokenizer length and decoder, ``len(layers)`` layers."""
-    base = {**vars(teacher_config), "kind": "student", "teacher_layers": list(layers),
+    base = {**vars(teacher_config), "kind": STUDENT, "teacher_layers": list(layers),
             "encoder": dict(teacher_config.encoder, num_hidden_layers=len(layers)), "training": {}}
     return ModelConfig(**{**base, **fields})
 

@@ -14,7 +14,6 @@ import copy
 import unicodedata
 from collections.abc import Iterable
 
-import numpy as np
 from tokenizers import Tokenizer
 
 from engine.text import model_form
@@ -82,8 +81,3 @@ def unchanged_share(full: Tokenizer, trimmed: Tokenizer, words: list[str]) -> fl
     a = full.encode_batch(batch, is_pretokenized=True, add_special_tokens=False)
     b = trimmed.encode_batch(batch, is_pretokenized=True, add_special_tokens=False)
     return sum(x.tokens == y.tokens for x, y in zip(a, b)) / len(words)
-
-
-def trim_embeddings(weight: np.ndarray, keep: list[int]) -> np.ndarray:
-    """Rows ``keep`` of the (vocab, hidden) embedding table."""
-    return np.ascontiguousarray(weight[np.asarray(keep)])

@@ -1,12 +1,60 @@
-"""Start the desktop app: fonts, database, main window."""
+"""Start the desktop app: fonts, log, crash reports, database, main window."""
 
 from __future__ import annotations
 
+import logging
+import platform
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
 from app.paths import install_root
+from engine.logs import current_log, describe, install_excepthook
+
+log = logging.getLogger(__name__)
+
+
+class CrashReporter(QObject):
+    """Tells the user about an unhandled exception (already logged), on the GUI thread, one dialog at a time.
+
+    Without it an exception in a slot only reaches stderr, which the windowed Windows build does not have.
+    """
+
+    _failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.box: QMessageBox | None = None
+        self._failed.connect(self._on_failed)  # queued when the exception happened in another thread
+
+    def report(self, exc: BaseException) -> None:
+        self._failed.emit(describe(exc))
+
+    def _on_failed(self, what: str) -> None:
+        if self.box is not None and self.box.isVisible():  # a failing paint or timer would stack up dialogs
+            return
+        where = current_log()
+        log_line = f"The details are in the log:\n{where}" if where else "No log file could be written."
+        parent = self.parent() if isinstance(self.parent(), QWidget) else None
+        self.box = QMessageBox(QMessageBox.Icon.Critical, "Bangla MedER: something went wrong",
+                               f"Something went wrong: {what}\n\nEvery edit is saved the moment you make it; the one "
+                               f"you were making may not have been. {log_line}", parent=parent)
+        self.box.setObjectName("crash_report")
+        self.box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # to copy the log's path
+        if QThread.currentThread().loopLevel() == 0:  # before or after the event loop: wait for OK
+            self.box.exec()
+        else:
+            self.box.open()
+
+
+def install_crash_reporter(parent: QObject | None = None) -> tuple[CrashReporter, Callable[[], None]]:
+    """Log and show every unhandled exception from now on; returns the reporter and a function to undo it."""
+    reporter = CrashReporter(parent)
+    return reporter, install_excepthook(reporter.report)
 
 
 def register_fonts() -> str | None:
@@ -23,12 +71,14 @@ def register_fonts() -> str | None:
 
 def run_gui(*, data_dir: str | None, model_dir: Path | None) -> int:
     from PySide6.QtGui import QFont
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtWidgets import QApplication
 
+    from app import __version__
     from app.data_dir import data_dir as user_data_dir
     from app.gui.main_window import MainWindow
     from engine.backup import daily_backup
     from engine.errors import MederError, StorageError
+    from engine.logs import start_logging, stop_logging
     from engine.model_registry import ModelRegistry
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -44,6 +94,21 @@ def run_gui(*, data_dir: str | None, model_dir: Path | None) -> int:
     except MederError as exc:
         QMessageBox.critical(None, "Bangla MedER", str(exc))
         return 2
+    try:
+        start_logging(folder)
+    except OSError as exc:  # the app works without a log (a crash dialog then says there is none)
+        print(f"no log file: {exc}", file=sys.stderr)
+    log.info("Bangla MedER %s started (Python %s, %s); data folder %s", __version__, platform.python_version(),
+             platform.platform(), folder)
+    _, restore_hooks = install_crash_reporter(app)
+    from engine.instance_lock import AlreadyRunning, InstanceLock
+
+    lock = InstanceLock(folder)  # one window per data folder: a second would go stale and could disturb a retrain
+    try:
+        lock.acquire()
+    except (AlreadyRunning, OSError) as exc:
+        QMessageBox.critical(None, "Bangla MedER", str(exc))
+        return 2
     repo = open_repository(folder / "meder.sqlite3")
     if repo is None:
         return 2
@@ -53,10 +118,15 @@ def run_gui(*, data_dir: str | None, model_dir: Path | None) -> int:
         repo.notices.append(str(exc))
     registry = ModelRegistry(folder / "models", install_root() / "model_assets")
     registry.cleanup_leftovers()  # a retraining killed mid-way leaves a temporary folder
+    log.info("model: %s", model_dir or f"version {registry.active().version}")  # a fallback is logged with its cause
     window = MainWindow(repo, registry, model_dir=model_dir)
     window.show()
     code = app.exec()
     repo.close()
+    lock.release()
+    log.info("Bangla MedER closed")
+    restore_hooks()
+    stop_logging()
     return code
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
-PALETTE = ["#ffb3ba", "#bae1ff", "#baffc9", "#ffdfba", "#e0baff", "#fff5ba", "#c9f0f0", "#f0c9e0", "#d9d9d9"]
+# Nine colours whose every pair (and each with the white page) differs by CIEDE2000 >= 15 for normal vision
+# and under simulated deuteranopia and protanopia, each with black text at contrast >= 4.5:1
+# (tests/test_review_palette.py computes both). Found by a farthest-point search over sRGB.
+PALETTE = ["#63b3fe", "#8b780d", "#8fbbbe", "#3b6eee", "#1b8881", "#f4fe0d", "#79dea2", "#cca527", "#e91079"]
 
 
 def type_colors(types: list[str]) -> dict[str, str]:

@@ -7,13 +7,16 @@ Widgets hold no domain state: every edit goes to the :class:`Repository`
 from __future__ import annotations
 
 from functools import partial
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QFileDialog,
+    QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
@@ -27,9 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui import help as help_pages
+from app.gui import keymap
 from app.gui.background import run_in_background
 from app.gui.colors import color_for, type_colors
-from app.gui.table_models import DocumentTableModel, EntityTableModel
+from app.gui.table_models import DocumentTableModel, EntityTableModel, local_time
 from app.gui.text_view import EntityTextView
 from engine.errors import MederError, StorageError
 from engine.exporting import export
@@ -42,6 +47,7 @@ from engine.importing import (
     table_columns,
 )
 from engine.model_registry import ModelRegistry
+from engine.review import LEAST_CONFIDENT_FIRST, ListView, neighbour, visible
 from engine.storage import Change, Repository
 from engine.tagger import Tagger
 
@@ -58,16 +64,22 @@ class MainWindow(QMainWindow):
         self.tagger: Tagger | None = None
         self.types: list[str] = []
         self.current_id: int | None = None
+        self.list_view = ListView()  # sort and filters of the document list: what the review keys follow
         # tagged documents the database refused (full disk, locked...): kept for File › Retry saving
         self.unsaved: list[tuple[list[PendingDocument], str]] = []
         self.setWindowTitle("Bangla MedER")
         self.resize(1280, 760)
         self._build_widgets()
         self._build_menus()
+        self._apply_font_size(int(self.repo.setting("font_size", "0") or 0))
         self.refresh_documents()
-        if self.documents.rows:  # reopen at the top of the list (the newest document)
-            self.show_document(self.documents.rows[0].id)
+        last = self.repo.setting("last_document")
+        if last and last.isdigit() and self.repo.exists(int(last)):  # reopen what was being worked on
+            self.show_document(int(last))
             self.refresh_documents()  # selects its row
+        elif self.documents.rows:  # else the top of the list
+            self.show_document(self.documents.rows[0].id)
+            self.refresh_documents()
         self._load_model()
         # start with focus away from the filter box, so a first Ctrl+V pastes a new document
         # instead of filtering the (empty) list
@@ -90,11 +102,35 @@ class MainWindow(QMainWindow):
         self.documents = DocumentTableModel()
         self.document_table = self._table(self.documents)
         self.document_table.selectionModel().currentRowChanged.connect(self._on_document_row)
+        self.document_table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # titles keep both ends
+        header = self.document_table.horizontalHeader()
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(True)
+        header.sectionClicked.connect(self._on_sort_clicked)
+        self.document_table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.document_table.customContextMenuRequested.connect(self._on_document_menu)
+        self.status_filter = QComboBox()
+        self.status_filter.addItems(["All documents", "Unreviewed", "Reviewed"])
+        self.status_filter.setToolTip("Show only unreviewed or reviewed documents")
+        self.status_filter.currentIndexChanged.connect(self._on_list_filter)
+        self.type_filter = QComboBox()
+        self.type_filter.addItem("Any entity type")
+        self.type_filter.setToolTip("Show only documents holding an entity of this type")
+        self.type_filter.currentIndexChanged.connect(self._on_list_filter)
+        filters = QHBoxLayout()
+        filters.addWidget(self.status_filter)
+        filters.addWidget(self.type_filter)
+        self.details = QLabel()
+        self.details.setObjectName("document_details")
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         left = QWidget()
         lay = QVBoxLayout(left)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.filter)
+        lay.addLayout(filters)
         lay.addWidget(self.document_table)
+        lay.addWidget(self.details)
 
         self.legend = QLabel()
         self.legend.setTextFormat(Qt.TextFormat.RichText)
@@ -143,9 +179,15 @@ class MainWindow(QMainWindow):
         header.setStretchLastSection(False)
         return table
 
-    def _action(self, menu: QMenu, text: str, slot, shortcut: str | QKeySequence | None = None) -> QAction:
+    def _action(self, menu: QMenu, text: str, slot, shortcut: str | QKeySequence | None = None, *,
+                key: str | None = None) -> QAction:
+        """A menu action; ``key`` names its keys in :mod:`app.gui.keymap` (the one list of shortcuts)."""
         action = QAction(text, self)
-        if shortcut:
+        if key is not None:
+            action.setShortcuts([QKeySequence(k) for k in keymap.keys_for(key)])
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.setObjectName(key)
+        elif shortcut:
             action.setShortcut(QKeySequence(shortcut))
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         action.triggered.connect(slot)
@@ -156,52 +198,83 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file = bar.addMenu("&File")
-        self._action(file, "New from clipboard", self.new_from_clipboard, QKeySequence.StandardKey.Paste)
-        self._action(file, "Import…", self.import_dialog, QKeySequence.StandardKey.Open)
+        self._action(file, "New from clipboard", self.new_from_clipboard, key="paste")
+        self._action(file, "Import…", self.import_dialog, key="import")
         self.retry_action = self._action(file, "Retry saving", self.retry_unsaved)
         self.retry_action.setVisible(False)
         file.addSeparator()
-        self._action(file, "Export to Excel…", partial(self.export_dialog, ".xlsx"), "Ctrl+E")
+        self._action(file, "Export to Excel…", partial(self.export_dialog, ".xlsx"), key="export_xlsx")
         self._action(file, "Export reviewed as JSONL…", partial(self.export_dialog, ".jsonl"))
         self._action(file, "Export reviewed as CoNLL…", partial(self.export_dialog, ".conll"))
+        self._action(file, "Export reviewed as Prodigy JSONL…", partial(self.export_dialog, ".jsonl", "prodigy"))
+        self._action(file, "Export to Label Studio…", partial(self.export_dialog, ".json", "labelstudio"))
+        self._action(file, "Export reviewed as BRAT (.zip)…", partial(self.export_dialog, ".zip", "brat"))
         file.addSeparator()
-        self._action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(file, "Rename document…", self.rename_document, key="rename_document")
+        self._action(file, "Delete document", self.delete_document, key="delete_document")
+        file.addSeparator()
+        self._action(file, "Quit", self.close, key="quit")
         edit = bar.addMenu("&Edit")
-        self.undo_action = self._action(edit, "Undo", self.undo, QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action(edit, "Redo", self.redo, "Ctrl+Shift+Z")
+        self.undo_action = self._action(edit, "Undo", self.undo, key="undo")
+        self.redo_action = self._action(edit, "Redo", self.redo, key="redo")
         edit.addSeparator()
-        self._action(edit, "Accept suggestion", self.accept_selected, "A")
-        self._action(edit, "Reject / delete entity", self.delete_selected, QKeySequence.StandardKey.Delete)
-        self._action(edit, "Reject suggestion", self.delete_selected, "X")
-        self._action(edit, "Accept all in document", self.accept_all, "Ctrl+Shift+A")
-        self._action(edit, "Resize entity to selection", self.resize_selected, "Ctrl+R")
-        self._action(edit, "Mark all occurrences", self.mark_all, "M")
+        self._action(edit, "Next entity", partial(self.step_entity, 1), key="next_entity")
+        self._action(edit, "Previous entity", partial(self.step_entity, -1), key="previous_entity")
+        self._action(edit, "Accept suggestion", self.accept_selected, key="accept")
+        self._action(edit, "Reject / delete entity", self.delete_selected, key="delete")
+        self._action(edit, "Accept all in document", self.accept_all, key="accept_all")
+        self._action(edit, "Resize entity to selection", self.resize_selected, key="resize")
+        self._action(edit, "Mark all occurrences", self.mark_all, key="mark_all")
+        bounds = edit.addMenu("Move a boundary")
+        for which in ("start_left", "start_right", "end_left", "end_right"):
+            self._action(bounds, keymap.title_for(which), partial(self.nudge_selected, which), key=which)
         self.types_menu = edit.addMenu("Add selection as")
+        view = bar.addMenu("&View")
+        self._action(view, "Larger text", partial(self.zoom, 1), key="zoom_in")
+        self._action(view, "Smaller text", partial(self.zoom, -1), key="zoom_out")
+        self._action(view, "Usual text size", partial(self.zoom, 0), key="zoom_reset")
         review = bar.addMenu("&Review")
-        self._action(review, "Mark reviewed and go to next", self.mark_reviewed, "Ctrl+Return")
+        self._action(review, "Mark reviewed and go to next", self.mark_reviewed, key="mark_reviewed")
         self._action(review, "Mark unreviewed", self.mark_unreviewed)
-        self._action(review, "Next unreviewed", partial(self.goto_unreviewed, False), "Ctrl+Down")
-        self._action(review, "Previous unreviewed", partial(self.goto_unreviewed, True), "Ctrl+Up")
-        self.least_confident = self._action(review, "Least confident first", self.refresh_documents)
+        self._action(review, "Next unreviewed", partial(self.goto_unreviewed, False), key="next_unreviewed")
+        self._action(review, "Previous unreviewed", partial(self.goto_unreviewed, True), key="previous_unreviewed")
+        self._action(review, "Filter the list", self._focus_filter, key="focus_filter")
+        self.least_confident = self._action(review, "Least confident first", self._on_least_confident)
         self.least_confident.setCheckable(True)
         model = bar.addMenu("&Model")
         self._action(model, "Retrain…", self.retrain_dialog)
         self._action(model, "Versions…", self.versions_dialog)
         self._action(model, "Re-tag unreviewed documents", self.retag_unreviewed)
+        helpmenu = bar.addMenu("&Help")
+        self._action(helpmenu, "Keyboard shortcuts", partial(self._show_help, "keys"), key="help_keys")
+        self._action(helpmenu, "How to review", partial(self._show_help, "review"))
+        self._action(helpmenu, "About Bangla MedER", partial(self._show_help, "about"))
 
     # -- model ------------------------------------------------------------
     def _load_model(self) -> None:
         from engine.runtime import load_tagger
 
-        self.model_dir = self.fixed_model or self.registry.active().student
+        active = self.registry.active()
+        self.model_dir = self.fixed_model or active.student
+        # the status bar names the model as Model › Versions does ("bundled", not its build date)
+        self.model_name = "" if self.fixed_model else active.version
+        self._show_model_notices()
         run_in_background(self, lambda progress, cancelled: load_tagger(self.model_dir), title=None,
                           on_success=self._on_model_loaded, on_failure=self._on_model_failed)
+
+    def _show_model_notices(self) -> None:
+        """The chosen model could not be used (damaged, missing) and another one runs: say which, without blocking."""
+        notices = self.registry.take_notices()
+        if notices:
+            box = QMessageBox(QMessageBox.Icon.Warning, "Bangla MedER", "\n\n".join(notices), parent=self)
+            box.setObjectName("model_notices")
+            box.open()
 
     def _on_model_loaded(self, tagger: Tagger) -> None:
         self.tagger = tagger
         self.types = tagger.entity_types
         self.view.colors = type_colors(self.types)
-        self.model_label.setText(f"model {tagger.version}")
+        self.model_label.setText(f"model {self.model_name or tagger.version}")
         self._refresh_legend()
         self.types_menu.clear()
         for n, label in enumerate(self.types[:9], start=1):
@@ -222,9 +295,11 @@ class MainWindow(QMainWindow):
 
     # -- showing ----------------------------------------------------------
     def refresh_documents(self) -> None:
-        order = "least_confident" if getattr(self, "least_confident", None) and self.least_confident.isChecked() \
-            else "created"
-        self.documents.set_rows(self.repo.documents(search=self.filter.text().strip(), order=order))
+        """Re-read the list as the user sees it (search, filters, sort): the review keys follow these rows."""
+        self.documents.set_rows(visible(self.repo.documents(search=self.filter.text().strip()), self.list_view))
+        column = self.documents.SORTS.index(self.list_view.sort)
+        self.document_table.horizontalHeader().setSortIndicator(
+            column, Qt.SortOrder.DescendingOrder if self.list_view.descending else Qt.SortOrder.AscendingOrder)
         counts = self.repo.counts()
         self.counts_label.setText(f"{counts['documents']} documents, {counts['reviewed']} reviewed, "
                                   f"{counts['entities']} entities")
@@ -241,14 +316,34 @@ class MainWindow(QMainWindow):
         self.view.setVisible(has)
         if not has:
             self.entities.set_rows("", [])
+            self.details.setText("")
+            self.setWindowTitle("Bangla MedER")
             return
         doc = self.repo.document(document_id)
         ents = self.repo.entities(document_id)
         self.view.show_document(doc.text, ents)
         self.entities.set_rows(doc.text, ents)
+        self._refresh_title(doc)
+        self._refresh_undo()
+        if not self.repo.read_only:
+            try:  # reopened at the next start
+                self.repo.set_setting("last_document", str(document_id))
+            except StorageError:
+                pass  # remembering the place is a convenience; the edits themselves report failures
+
+    def _refresh_title(self, doc=None) -> None:
+        """The window title and details pane, from what is stored now (after an edit, an undo...)."""
+        if self.current_id is None or not self.repo.exists(self.current_id):
+            self.setWindowTitle("Bangla MedER")
+            self.details.setText("")
+            return
+        doc = doc or self.repo.document(self.current_id)
         state = "reviewed" if doc.reviewed else "unreviewed"
         self.setWindowTitle(f"{doc.title} ({state}) — Bangla MedER")
-        self._refresh_undo()
+        lines = [f"<b>{escape(doc.title)}</b>", f"from {escape(doc.source or 'unknown')}, "
+                 f"added {escape(local_time(doc.created))}, model {escape(doc.model_version or '–')}"]
+        lines += [f"{escape(str(k))}: {escape(str(v))}" for k, v in list(doc.metadata.items())[:12]]
+        self.details.setText("<br>".join(lines))
 
     def _refresh_entities(self) -> None:
         if self.current_id is None:
@@ -323,9 +418,18 @@ class MainWindow(QMainWindow):
             return None
         if change is None:
             self.statusBar().showMessage("Nothing to change", 3000)
+        elif change.removed or (self.current_id is not None and not self.repo.exists(self.current_id)):
+            self.statusBar().showMessage(change.description.capitalize() + " (Ctrl+Z brings it back)", 6000)
+            target = neighbour(self.documents.rows, change.document_id, unreviewed_only=False)  # the old list
+            self.refresh_documents()
+            self.show_document(target if target is not None and self.repo.exists(target) else None)
+            self.refresh_documents()
         else:
             self.statusBar().showMessage(change.description.capitalize(), 3000)
-            if change.document_id != self.current_id:
+            if change.documents and self.current_id in change.documents:
+                self.show_document(self.current_id)
+                self.refresh_documents()
+            elif change.document_id != self.current_id and not change.documents:
                 self.current_id = change.document_id
                 self.refresh_documents()
                 self.show_document(change.document_id)
@@ -335,6 +439,7 @@ class MainWindow(QMainWindow):
             if self.view.selected_id is not None and self.entities.row_of(self.view.selected_id) is None:
                 # the selected entity was replaced (relabel, resize, accept make a new row): follow it
                 self._on_entity_clicked(change.added[0] if len(change.added) == 1 else -1)
+            self._refresh_title()
         self._refresh_undo()
         return change
 
@@ -350,7 +455,103 @@ class MainWindow(QMainWindow):
         if span is None:
             self.statusBar().showMessage("Select some text first", 4000)
             return
-        self._edit(partial(self.repo.add_entity, self.current_id, span[0], span[1], label))
+        change = self._edit(partial(self.repo.add_entity, self.current_id, span[0], span[1], label))
+        if change is not None and len(change.added) == 1:
+            # the new entity is now the selection, so a second number key relabels it
+            cursor = self.view.textCursor()
+            cursor.clearSelection()
+            self.view.setTextCursor(cursor)
+            self._on_entity_clicked(change.added[0])
+
+    def step_entity(self, step: int) -> None:
+        """Select the next (+1) or previous (-1) entity in the text, wrapping around."""
+        rows = self.entities.rows
+        if not rows:
+            self.statusBar().showMessage("This document has no entities", 3000)
+            return
+        here = self.entities.row_of(self.view.selected_id)
+        row = (0 if step > 0 else len(rows) - 1) if here is None else (here + step) % len(rows)
+        self._on_entity_clicked(rows[row].id)
+
+    def nudge_selected(self, which: str) -> None:
+        if self.view.selected_id is None:
+            self.statusBar().showMessage("Select an entity first (click it, or N / P)", 4000)
+            return
+        self._edit(partial(self.repo.nudge, self.view.selected_id, which))
+
+    # -- documents as a whole -------------------------------------------------
+    def rename_document(self) -> None:
+        if self.current_id is None:
+            return
+        doc = self.repo.document(self.current_id)
+        title, ok = QInputDialog.getText(self, "Rename document", "Title:", QLineEdit.EchoMode.Normal, doc.title)
+        if ok:
+            self._edit(partial(self.repo.rename_document, self.current_id, title))
+
+    def delete_document(self) -> None:
+        """Delete without asking: Ctrl+Z brings the document back whole (the status bar says so)."""
+        if self.current_id is not None:
+            self._edit(partial(self.repo.delete_document, self.current_id))
+
+    def _on_document_menu(self, pos) -> None:
+        index = self.document_table.indexAt(pos)
+        if not index.isValid():
+            return
+        self.show_document(self.documents.rows[index.row()].id)
+        menu = QMenu(self)
+        menu.addAction("Rename…", self.rename_document)
+        menu.addAction("Delete", self.delete_document)
+        menu.exec(self.document_table.viewport().mapToGlobal(pos))
+
+    # -- the list as the user sees it ----------------------------------------
+    def _on_sort_clicked(self, column: int) -> None:
+        sort = self.documents.SORTS[column]
+        descending = not self.list_view.descending if sort == self.list_view.sort else sort in ("created", "entities")
+        self.list_view = ListView(sort, descending, self.list_view.status, self.list_view.label)
+        self.least_confident.setChecked(self.list_view == LEAST_CONFIDENT_FIRST)
+        self.refresh_documents()
+
+    def _on_least_confident(self) -> None:
+        base = LEAST_CONFIDENT_FIRST if self.least_confident.isChecked() else ListView()
+        self.list_view = ListView(base.sort, base.descending, self.list_view.status, self.list_view.label)
+        self.refresh_documents()
+
+    def _on_list_filter(self, _index: int = 0) -> None:
+        status = ("all", "unreviewed", "reviewed")[max(0, self.status_filter.currentIndex())]
+        label = self.type_filter.currentText() if self.type_filter.currentIndex() > 0 else None
+        self.list_view = ListView(self.list_view.sort, self.list_view.descending, status, label)
+        self.refresh_documents()
+
+    def _focus_filter(self) -> None:
+        self.filter.setFocus()
+        self.filter.selectAll()
+
+    # -- view -----------------------------------------------------------------
+    def zoom(self, step: int) -> None:
+        """Text size: +1 / -1 point, 0 back to the usual size; remembered in the data folder."""
+        size = 0 if step == 0 else max(8, min(48, self.view.font().pointSize() + step))
+        self._apply_font_size(size)
+        if not self.repo.read_only:
+            try:
+                self.repo.set_setting("font_size", str(size))
+            except StorageError:
+                pass
+
+    def _apply_font_size(self, size: int) -> None:
+        font = self.view.font()
+        font.setPointSize(size if size > 0 else self.view.usual_point_size)
+        self.view.setFont(font)
+
+    def _show_help(self, page: str) -> None:
+        if page == "keys":
+            dialog = help_pages.shortcuts_dialog(self)
+        elif page == "review":
+            dialog = help_pages.review_dialog(self)
+        else:
+            dialog = help_pages.about_dialog(self, model_version=self.tagger.version if self.tagger else "",
+                                             model_dir=self.model_dir)
+        dialog.show()
+        self._help = dialog
 
     def resize_selected(self) -> None:
         span = self.view.selection()
@@ -380,17 +581,19 @@ class MainWindow(QMainWindow):
         if self.current_id is None:
             return
         self._edit(lambda: self.repo.set_reviewed(self.current_id, True))
-        if self.repo.document(self.current_id).reviewed:  # also when it already was: move on
-            self.goto_unreviewed(False)
+        if self.repo.exists(self.current_id) and self.repo.document(self.current_id).reviewed:
+            self.goto_unreviewed(False)  # also when it already was: move on
 
     def mark_unreviewed(self) -> None:
         if self.current_id is not None:
             self._edit(lambda: self.repo.set_reviewed(self.current_id, False))
 
     def goto_unreviewed(self, backwards: bool) -> None:
-        target = self.repo.neighbour_unreviewed(self.current_id, backwards=backwards)
+        target = neighbour(self.documents.rows, self.current_id, backwards=backwards)
         if target is None:
-            self.statusBar().showMessage("No more unreviewed documents", 4000)
+            hidden = self.repo.counts()["documents"] - len(self.documents.rows)
+            self.statusBar().showMessage("No more unreviewed documents in the list"
+                                         + (f" ({hidden} hidden by the filters)" if hidden else ""), 4000)
             return
         self.current_id = target
         self.refresh_documents()
@@ -407,7 +610,7 @@ class MainWindow(QMainWindow):
         from app.gui.retrain_dialog import RetrainDialog
 
         dialog = RetrainDialog(self, self.repo, self.registry, self.registry.bundled_dir)
-        dialog.finished_report.connect(lambda report: self._load_model() if report.get("promoted") else None)
+        dialog.finished_report.connect(lambda report: self._load_model() if report.promoted else None)
         dialog.show()
         self._retrain = dialog
 
@@ -430,14 +633,12 @@ class MainWindow(QMainWindow):
             on_failure=lambda m: QMessageBox.warning(self, "Re-tagging failed", m))
 
     def _on_retagged(self, docs, results, version: str) -> None:
-        for doc, entities in zip(docs, results):
-            try:
-                self.repo.retag(doc.id, entities, version)
-            except MederError as exc:  # e.g. reviewed meanwhile
-                self.statusBar().showMessage(str(exc), 4000)
-        self.refresh_documents()
-        self.show_document(self.current_id)
-        self.statusBar().showMessage(f"Re-tagged {len(docs)} unreviewed documents with model {version}", 6000)
+        """One transaction and one undo step for the whole re-tag (documents reviewed meanwhile are skipped)."""
+        change = self._edit(partial(self.repo.retag_documents, {d.id: ents for d, ents in zip(docs, results)},
+                                    version))
+        if change is not None:
+            self.statusBar().showMessage(f"Re-tagged {len(change.documents)} unreviewed documents with model "
+                                         f"{version} (Ctrl+Z undoes it)", 6000)
 
     # -- input and output ---------------------------------------------------
     def new_from_clipboard(self) -> None:
@@ -510,14 +711,21 @@ class MainWindow(QMainWindow):
 
     def _on_imported(self, batch) -> None:
         self._store(batch.documents, model_version=batch.model_version)
-        if batch.errors:
-            shown = batch.errors[:MAX_ERRORS_SHOWN]
-            more = len(batch.errors) - len(shown)
-            QMessageBox.warning(
-                self, "Some files were not imported",
-                f"{len(batch.documents)} documents read. {len(batch.errors)} file(s) could not be read; nothing "
-                "from them was imported:\n\n" + "\n".join(f"• {m}" for m in shown)
-                + (f"\n… and {more} more" if more else ""))
+        report = batch.report
+        head = report.summary().split("\n\n")[0]
+        if batch.errors or report.skipped:  # never a silent partial import: say what was left out, per file
+            text = head
+            if batch.errors:
+                shown = batch.errors[:MAX_ERRORS_SHOWN]
+                more = len(batch.errors) - len(shown)
+                text += (f"\n\n{len(batch.errors)} file(s) could not be read; nothing from them was imported:\n\n"
+                         + "\n".join(f"• {m}" for m in shown) + (f"\n… and {more} more" if more else ""))
+            left_out = [f.line() for f in report.files if f.error is None and f.skipped]
+            if left_out:
+                text += "\n\nLeft out of imported files:\n\n" + "\n".join(left_out[:MAX_ERRORS_SHOWN])
+            QMessageBox.warning(self, "Import summary", text)
+        else:
+            self.statusBar().showMessage(head, 10000)
 
     def _store(self, pending: list[PendingDocument], model_version: str | None = None) -> int:
         """Store tagged documents; returns how many were stored.
@@ -527,13 +735,18 @@ class MainWindow(QMainWindow):
         """
         version = model_version if model_version is not None else (self.tagger.version if self.tagger else "")
         ids: list[int] = []
+        duplicates = 0
         remaining = list(pending)
         try:
             for origin in ("model", "human"):
                 items = [(d.title, d.text, d.source, d.entities) for d in remaining if d.origin == origin]
                 if items:
-                    ids += self.repo.add_documents(items, origin=origin,
-                                                   model_version=version if origin == "model" else "")
+                    # imported texts already stored (un-annotated) are skipped and counted; a paste is always kept
+                    stored = self.repo.store_batch(items, origin=origin,
+                                                   model_version=version if origin == "model" else "",
+                                                   skip_duplicates=any(d.source != "clipboard" for d in remaining))
+                    ids += stored.ids
+                    duplicates += stored.duplicates
                     remaining = [d for d in remaining if d.origin != origin]
         except StorageError as exc:
             self.unsaved.append((remaining, version))
@@ -545,7 +758,9 @@ class MainWindow(QMainWindow):
             self.current_id = max(ids)
             self.refresh_documents()
             self.show_document(self.current_id)
-            self.statusBar().showMessage(f"Added {len(ids)} document(s)", 4000)
+        if ids or duplicates:
+            skipped = f"; {duplicates} already stored, skipped" if duplicates else ""
+            self.statusBar().showMessage(f"Added {len(ids)} document(s){skipped}", 8000)
         return len(ids)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
@@ -578,19 +793,20 @@ class MainWindow(QMainWindow):
         except StorageError as exc:  # the database cannot even be read now
             self.statusBar().showMessage(str(exc), 10000)
 
-    def export_dialog(self, suffix: str) -> None:
-        names = {".xlsx": "Excel workbook", ".jsonl": "doccano JSONL", ".conll": "CoNLL"}
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {names[suffix]}", f"entities{suffix}",
-                                              f"{names[suffix]} (*{suffix})")
-        if path:
-            self.export_to(Path(path).with_suffix(suffix))
+    def export_dialog(self, suffix: str, fmt: str | None = None) -> None:
+        from engine.exporting import FORMATS, format_for
 
-    def export_to(self, path: Path) -> None:
+        name = FORMATS[format_for(Path(f"x{suffix}"), fmt)][1]
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {name}", f"entities{suffix}", f"{name} (*{suffix})")
+        if path:
+            self.export_to(Path(path).with_suffix(suffix), fmt)
+
+    def export_to(self, path: Path, fmt: str | None = None) -> None:
         """Write the export in the background; the file appears only once it is complete."""
         def work(progress, cancelled):
             try:
-                return export(self.repo, path, progress=lambda a, b: progress(a, b, f"exporting to {path.name}"),
-                              cancelled=cancelled)
+                return export(self.repo, path, fmt=fmt,
+                              progress=lambda a, b: progress(a, b, f"exporting to {path.name}"), cancelled=cancelled)
             except (OSError, ValueError) as exc:
                 raise MederError(f"{path}: {exc}") from None
 

@@ -1,14 +1,14 @@
-"""Model › Retrain…: runs ``python -m trainer retrain`` out of process and streams its progress."""
+"""Model › Retrain…: runs ``python -m trainer retrain`` out of process and streams its progress.
+
+What the dialog and the trainer say to each other is :mod:`engine.trainer_contract`.
+"""
 
 from __future__ import annotations
 
-import json
 import re
-import sys
-import time
 from pathlib import Path
 
-from PySide6.QtCore import QProcess, QTimer, Signal
+from PySide6.QtCore import QProcess, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -19,14 +19,33 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
 )
 
 from engine.backup import make_backup
 from engine.errors import StorageError
+from engine.logs import log_trainer_output
 from engine.model_registry import ModelRegistry
 from engine.storage import Repository
-from engine.trainer_contract import ERROR_PREFIX
+from engine.trainer_contract import (
+    CANCEL_LINE,
+    ERROR_PREFIX,
+    MIN_REVIEWED,
+    Event,
+    ExitCode,
+    Heartbeat,
+    Result,
+    RetrainReport,
+    Stage,
+    Step,
+    TimeLeft,
+    decode,
+    retrain_arguments,
+    stage_words,
+    time_left_words,
+    trainer_command,
+)
 
 _ORT_LOG = re.compile(r"\[[WIV]:onnxruntime")  # "2026-11-25 15:01:10 [W:onnxruntime:, ...] ..."
 
@@ -42,30 +61,25 @@ def failure_line(stderr: str) -> str:
     return plain[-1] if plain else ""
 
 
-def trainer_command() -> list[str]:
-    """How to start the trainer: the frozen app runs itself with --trainer, else ``python -m trainer``."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable, "--trainer"]
-    return [sys.executable, "-m", "trainer"]
-
-
 class RetrainDialog(QDialog):
-    finished_report = Signal(dict)
+    finished_report = Signal(object)  # the RetrainReport of a finished run
 
-    def __init__(self, parent, repo: Repository, registry: ModelRegistry, bundled: Path) -> None:
+    def __init__(self, parent, repo: Repository, registry: ModelRegistry, bundled: Path, *,
+                 command: list[str] | None = None) -> None:
+        """``command``: what starts the trainer (default :func:`trainer_command`); it must speak the contract."""
         super().__init__(parent)
         self.setWindowTitle("Retrain the model")
         self.setMinimumWidth(520)
+        self.setSizeGripEnabled(True)
         self.repo, self.registry, self.bundled = repo, registry, bundled
+        self.command = command or trainer_command()
         self.process: QProcess | None = None
-        self.report: dict | None = None
-        active = registry.active()
-        reviewed = repo.reviewed_documents()
-        entities = sum(len(ents) for _, ents in reviewed)
-        new = repo.reviewed_since(active.created) if active.created else len(reviewed)
-        self.summary = QLabel(f"{len(reviewed)} reviewed documents with {entities} entities; {new} reviewed since "
-                              f"the active model ({active.version}) was made.")
+        self.report: RetrainReport | None = None
+        self.errors = b""
+        self.estimate = TimeLeft()
+        self.summary = QLabel()
         self.summary.setWordWrap(True)
+        reviewed = self._refresh_summary()
         self.preset = QComboBox()
         self.preset.addItem("Quick (about 10–20 minutes)", "quick")
         self.preset.addItem("Full (up to 90 minutes; use with base data)", "full")
@@ -76,8 +90,19 @@ class RetrainDialog(QDialog):
         base_row.addWidget(self.base)
         base_row.addWidget(browse)
         self.stage = QLabel("Not started")
-        self.stage.setWordWrap(True)  # the decision is a sentence or two
+        self.stage.setWordWrap(True)
+        self.time_left = QLabel()
         self.bar = QProgressBar()
+        # the verdict is a short paragraph: shown whole, wrapped, and scrolled rather than cut off
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.verdict.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.verdict_area = QScrollArea()
+        self.verdict_area.setWidgetResizable(True)
+        self.verdict_area.setWidget(self.verdict)
+        self.verdict_area.setMinimumHeight(140)
+        self.verdict_area.hide()
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(self.start)
         self.cancel_button = QPushButton("Close")
@@ -93,11 +118,24 @@ class RetrainDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addLayout(form)
         layout.addWidget(self.stage)
+        layout.addWidget(self.time_left)
         layout.addWidget(self.bar)
+        layout.addWidget(self.verdict_area, 1)
         layout.addLayout(buttons)
-        self.start_button.setEnabled(len(reviewed) >= 10)
-        if len(reviewed) < 10:
-            self.stage.setText("Review at least 10 documents before retraining.")
+        self.resize(640, 300)
+        self.start_button.setEnabled(reviewed >= MIN_REVIEWED)
+        if reviewed < MIN_REVIEWED:
+            self.stage.setText(f"Review at least {MIN_REVIEWED} documents before retraining.")
+
+    def _refresh_summary(self) -> int:
+        """Say what a retraining would learn from, relative to the model active now; returns the reviewed count."""
+        active = self.registry.active()
+        reviewed = self.repo.reviewed_documents()
+        entities = sum(len(ents) for _, ents in reviewed)
+        new = self.repo.reviewed_since(active.created) if active.created else len(reviewed)
+        self.summary.setText(f"{len(reviewed)} reviewed documents with {entities} entities; {new} reviewed since "
+                             f"the active model ({active.version}) was made.")
+        return len(reviewed)
 
     def _on_browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Base data folder")
@@ -105,11 +143,8 @@ class RetrainDialog(QDialog):
             self.base.setText(folder)
 
     def arguments(self) -> list[str]:
-        args = ["retrain", "--db", str(self.repo.path), "--out", str(self.registry.dir), "--bundled",
-                str(self.bundled), "--preset", self.preset.currentData(), "--json-progress"]
-        if self.base.text().strip():
-            args += ["--base-data", self.base.text().strip()]
-        return args
+        return retrain_arguments(db=self.repo.path, models_dir=self.registry.dir, bundled=self.bundled,
+                                 preset=self.preset.currentData(), base_data=self.base.text().strip() or None)
 
     def start(self) -> None:
         try:  # a retrain reads the database for minutes: keep a copy from just before
@@ -117,48 +152,55 @@ class RetrainDialog(QDialog):
         except StorageError as exc:
             self.stage.setText(f"Not started: no backup could be made before retraining. {exc}")
             return
-        command = trainer_command()
+        self.new_run()
         self.process = QProcess(self)
         self.process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
         self.process.readyReadStandardOutput.connect(self._on_output)
         self.process.finished.connect(self._on_finished)
-        self.started = time.monotonic()
-        self.errors = b""
         self.process.readyReadStandardError.connect(self._on_stderr)
-        self.process.start(command[0], command[1:] + self.arguments())
+        self.process.start(self.command[0], self.command[1:] + self.arguments())
+
+    def new_run(self) -> None:
+        """A fresh state for a run: nothing of the previous run's verdict, errors or estimate remains."""
+        self.report, self.errors, self.estimate = None, b"", TimeLeft()
+        self.verdict.clear()
+        self.verdict_area.hide()
+        self.time_left.clear()
         self.start_button.setEnabled(False)
         self.cancel_button.setText("Cancel")
+        self.cancel_button.setEnabled(True)
         self.stage.setText("Starting the trainer…")
         self.bar.setRange(0, 0)
 
     def _on_stderr(self) -> None:
-        self.errors = (self.errors + bytes(self.process.readAllStandardError()))[-4000:]
+        chunk = bytes(self.process.readAllStandardError())
+        log_trainer_output(chunk)  # the whole of it goes to the log; the dialog keeps the end for its message
+        self.errors = (self.errors + chunk)[-4000:]
 
     def _on_output(self) -> None:
         while self.process is not None and self.process.canReadLine():
-            line = bytes(self.process.readLine()).decode("utf-8", "replace").strip()
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
+            self.handle_line(bytes(self.process.readLine()).decode("utf-8", "replace"))
+
+    def handle_line(self, line: str) -> None:
+        """One line of the trainer's stdout (lines that are no event are ignored)."""
+        event = decode(line.strip())
+        if event is not None:
             self.show_event(event)
 
-    def show_event(self, event: dict) -> None:
-        stage = event.get("stage", "")
-        if stage == "done":
-            self.report = event["report"]
+    def show_event(self, event: Event) -> None:
+        left = self.estimate.update(event)
+        if isinstance(event, Result):
+            self.report = event.report
             return
-        if "steps" in event:
-            self.bar.setRange(0, event["steps"])
-            self.bar.setValue(event["step"])
-            eta = event.get("eta_s", 0)
-            self.stage.setText(f"{stage}: epoch {event.get('epoch')}, step {event['step']}/{event['steps']}, "
-                               f"loss {event.get('loss')}, about {eta // 60} min {eta % 60} s left")
-        else:
+        if isinstance(event, Step) and event.steps:
+            self.bar.setRange(0, event.steps)
+            self.bar.setValue(event.step)
+            self.stage.setText(f"{stage_words(event.stage)}… (step {event.step} of {event.steps})")
+        elif isinstance(event, Stage):
             self.bar.setRange(0, 0)
-            self.stage.setText({"data": "Preparing the data…", "teacher": "Fine-tuning the teacher…",
-                                "distill": "Distilling the student…", "quantize": "Quantizing to INT8…",
-                                "evaluate": "Comparing with the active model…"}.get(stage, stage))
+            self.stage.setText(f"{stage_words(event.stage)}…")
+        if isinstance(event, (Step, Stage, Heartbeat)) and event.stage != "data":
+            self.time_left.setText(time_left_words(left).capitalize())
 
     def _on_cancel(self) -> None:
         if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
@@ -166,7 +208,7 @@ class RetrainDialog(QDialog):
             self.cancel_button.setEnabled(False)
             # the trainer stops at its next step and removes its files; one that doesn't answer within
             # 20 s is killed (its leftovers are removed at the next start)
-            self.process.write(b"cancel\n")
+            self.process.write(CANCEL_LINE.encode() + b"\n")
             QTimer.singleShot(20000, self, self._kill_if_running)
             return
         self.reject()
@@ -176,15 +218,24 @@ class RetrainDialog(QDialog):
             self.process.kill()
 
     def _on_finished(self, code: int, _status) -> None:
+        self.finish(code)
+
+    def finish(self, code: int) -> None:
+        """The trainer has exited with ``code``: show the verdict, "Cancelled" or why it failed."""
         self.bar.setRange(0, 1)
         self.bar.setValue(1)
+        self.time_left.clear()
         self.cancel_button.setText("Close")
         self.cancel_button.setEnabled(True)
         self.process = None
-        if self.report is not None:
-            self.stage.setText(self.report["decision"])
+        if self.report is not None and code == ExitCode.OK:
+            self.stage.setText("Done: the model is active." if self.report.promoted else
+                               "Done: the new model is kept as a version; the active model is unchanged.")
+            self.verdict.setText(self.report.verdict())
+            self.verdict_area.show()
+            self._refresh_summary()  # "since the active model (...)" names the one active now
             self.finished_report.emit(self.report)
-        elif code == 3:
+        elif code == ExitCode.CANCELLED:
             self.stage.setText("Cancelled. The active model and your corrections are unchanged.")
         else:
             message = failure_line(self.errors.decode("utf-8", "replace"))

@@ -44,20 +44,32 @@ class _RecordTableModel(QAbstractTableModel):
 
 
 class DocumentTableModel(_RecordTableModel):
-    COLUMNS = ("Title", "Date", "Status", "Entities")
+    COLUMNS = ("Title", "Date", "Status", "Conf.", "Entities")
+    SORTS = ("title", "created", "status", "confidence", "entities")  # the engine's sort key of each column
+    TIPS = ("The document's title (F2 renames it); hover a row for the whole title and the start of the text",
+            "When the document was added (local time)",
+            "Reviewed documents are used for retraining and the JSONL / CoNLL exports",
+            "The model's confidence in its least certain entity: sort by it to check doubtful documents first",
+            "How many entities the document holds")
 
     def set_rows(self, rows: list[StoredDocument]) -> None:
         self.beginResetModel()
         self.rows = rows
         self.endResetModel()
 
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal:
+            return self.TIPS[section]
+        return super().headerData(section, orientation, role)
+
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
         d = self.rows[index.row()]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return d.text[:300]
-        return (d.title, local_time(d.created), "reviewed" if d.reviewed else "unreviewed",
+            return f"{d.title}\n\n{d.text[:300]}"
+        conf = "" if d.min_confidence is None else f"{d.min_confidence:.2f}"
+        return (d.title, local_time(d.created), "reviewed" if d.reviewed else "unreviewed", conf,
                 d.entity_count)[index.column()]
 
 
@@ -70,6 +82,14 @@ def review_status(entity: StoredEntity) -> str:
 
 class EntityTableModel(_RecordTableModel):
     COLUMNS = ("Text", "Type", "Conf.", "Status", "Start–End")
+    TIPS = ("The entity's words", "Its type (a number key changes it)", "The model's confidence (empty: made by hand)",
+            "suggested: the model's, not yet checked; accepted: checked; manual: made or changed by a person",
+            "Character offsets in the stored text")
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal:
+            return self.TIPS[section]
+        return super().headerData(section, orientation, role)
 
     def __init__(self) -> None:
         super().__init__()

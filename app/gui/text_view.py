@@ -99,6 +99,7 @@ class EntityTextView(QTextEdit):
         font = self.font()
         font.setPointSize(max(14, font.pointSize()))  # Bangla conjuncts need size to be legible
         self.setFont(font)
+        self.usual_point_size = font.pointSize()  # what View › Usual text size (Ctrl+0) returns to
         self.colors: dict[str, str] = {}
         self._text = ""
         self._offsets = OffsetMap("")
@@ -225,9 +226,13 @@ class EntityTextView(QTextEdit):
     def _format(self, e: StoredEntity) -> QTextCharFormat:
         fmt = QTextCharFormat()
         color = QColor(color_for(e.label, self.colors))
-        if e.status == "suggested":
-            color = color.lighter(108)
-        fmt.setBackground(color)
+        if e.status == "suggested":  # still to check: half the colour, dotted underline in the type's colour
+            fmt.setBackground(QColor.fromRgbF(*(0.5 + 0.5 * c for c in color.getRgbF()[:3])))
+            fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DotLine)
+            fmt.setUnderlineColor(color.darker(160))
+        else:  # accepted: the full colour; made by a person: also a line above
+            fmt.setBackground(color)
+            fmt.setFontOverline(e.source == "human")
         if e.confidence is not None and e.confidence < LOW_CONFIDENCE and e.status == "suggested":
             fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DashUnderline)
             fmt.setUnderlineColor(QColor("#b00020"))

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 from app.gui.table_models import local_time
 from engine.errors import ModelError
 from engine.model_registry import ModelRegistry
+from engine.trainer_contract import comparison_text, read_report
 
 
 class VersionsDialog(QDialog):
@@ -23,7 +24,7 @@ class VersionsDialog(QDialog):
         self.setWindowTitle("Model versions")
         self.registry, self.on_activate = registry, on_activate
         self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Version", "Created", "Held-out F1 (new / previous)", "Data", "Active"])
+        self.table.setHorizontalHeaderLabels(["Version", "Created", "F1 on reviewed documents set aside", "Data", "Active"])
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         activate = QPushButton("Activate selected")
@@ -48,11 +49,10 @@ class VersionsDialog(QDialog):
         active = self.registry.active().version
         self.table.setRowCount(len(versions))
         for row, v in enumerate(versions):
-            held = v.report.get("held_out", {})
-            scores = (f"{held['new'].get('strict_micro_f1', 0):.3f} / {held['active'].get('strict_micro_f1', 0):.3f}"
-                      if held else "bundled (see model card)")
-            counts = v.report.get("counts", {})
-            data = f"{counts.get('reviewed', 0)} reviewed, {counts.get('unreviewed', 0)} unreviewed" if counts else ""
+            report = read_report(v.report)
+            scores = ("see the model card" if v.bundled else comparison_text(report.held_out) if report else "")
+            data = (f"{report.counts.reviewed} reviewed, {report.counts.unreviewed} unreviewed documents"
+                    if report else "")
             if v.damaged:  # listed, so the other versions stay reachable; activating it says why it can't
                 scores, data = "damaged: cannot be used", v.damaged
             for col, text in enumerate([v.version, local_time(v.created) if v.created else "", scores, data,

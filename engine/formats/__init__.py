@@ -7,15 +7,15 @@ and, where it applies, the line.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection
 from pathlib import Path
 
 from engine.errors import FormatError
-from engine.formats import conll, healthner, jsonl
-from engine.spans import Document
+from engine.formats import brat, conll, healthner, jsonl, labelstudio
+from engine.spans import Document, Entity
 
-ANNOTATED_SUFFIXES = (".json", ".jsonl", ".conll")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -63,36 +63,114 @@ def _looks_like_text(text: str) -> bool:
     return visible >= 0.97 * len(text) and expected >= 0.9 * len(text)
 
 
-def load_documents(path: str | Path, *, labels: Collection[str] | None = None) -> list[Document]:
-    """Load an annotated file, choosing the reader from its suffix and content.
+CONLL_SUFFIXES = (".conll", ".iob", ".bio", ".iob2", ".bioes")
+MAYBE_CONLL_SUFFIXES = (".txt", ".tsv")  # CoNLL when the content says so, else plain text
 
-    ``.json``: HealthNER (``[{"text", "labels"}]``) or a Label Studio export;
-    ``.jsonl``: doccano; ``.conll``/``.tsv``/``.txt`` with tab-separated tags: CoNLL.
+
+def refused_format(text: str, path: Path) -> str | None:
+    """Why a file of a known but unsupported annotation format is refused (None if it is not one)."""
+    head = text.lstrip("\ufeff \t\r\n")[:4000]
+    export = "export the project from INCEpTION/WebAnno as CoNLL 2002 or as JSON (UIMA CAS JSON is not read either)"
+    if head.startswith("#FORMAT=WebAnno TSV"):
+        return f"this is a WebAnno TSV file, which this app cannot read; {export}"
+    if path.suffix.lower() == ".xmi" or "<xmi:XMI" in head or "http://www.omg.org/XMI" in head:
+        return f"this is a UIMA XMI file, which this app cannot read; {export}"
+    return None
+
+
+def detect(path: Path, text: str) -> str | None:
+    """The annotated format of a file, from its name and content: "conll", "jsonl", "labelstudio",
+    "healthner", "brat", or None for plain text (and unknown suffixes)."""
+    suffix = path.suffix.lower()
+    if suffix in (".ann", ".txt") and brat.pair(path) is not None:
+        return "brat"
+    if suffix in CONLL_SUFFIXES:
+        return "conll"
+    if suffix in MAYBE_CONLL_SUFFIXES:
+        return "conll" if conll.looks_like_conll(text) else None
+    if suffix == ".jsonl":
+        return "jsonl"
+    if suffix == ".json":
+        stripped = text.lstrip("\ufeff \t\r\n")
+        if stripped.startswith("{"):
+            lines = [line for line in stripped.split("\n") if line.strip()]
+            if len(lines) > 1 and all(line.lstrip().startswith("{") for line in lines[:3]) \
+                    and _one_object(lines[0]):
+                return "jsonl"  # JSON Lines saved as .json
+            return "labelstudio"
+        return "healthner" if _healthner_head(stripped, path) else "labelstudio"
+    return None
+
+
+def _one_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _healthner_head(text: str, path: Path) -> bool:
+    """Whether the first element of the array is ``{"text": str, "labels": [str, ...]}`` (HealthNER)."""
+    try:
+        for _, first in healthner.iter_json_array(text, path):
+            labels = first.get("labels") if isinstance(first, dict) else None
+            return (isinstance(first, dict) and "labels" in first and "data" not in first
+                    and not (isinstance(labels, list) and labels and all(isinstance(x, dict) for x in labels)))
+    except FormatError:
+        return '"annotations"' not in text[:2000] and '"data"' not in text[:2000]  # the parser says what is wrong
+    return True
+
+
+def load_documents(path: str | Path, *, labels: Collection[str] | None = None, known_types: Collection[str] = (),
+                   notes: list[str] | None = None) -> list[Document]:
+    """Load an annotated file, choosing the reader from its suffix and content (:func:`detect`).
+
+    ``.json``: HealthNER (``[{"text", "labels"}]``), a Label Studio export (or JSON-MIN, or one task);
+    ``.jsonl``: doccano, Prodigy; ``.conll``/``.iob``/``.bio`` and CoNLL-looking ``.txt``/``.tsv``: CoNLL;
+    ``.ann`` (or a ``.txt`` beside one): BRAT. ``known_types`` maps ``Health_Condition`` (CoNLL, BRAT) back
+    to ``Health Condition``. File-level notes (examples not imported, and why) are appended to ``notes``.
     If ``labels`` (entity types) is given, an unknown type is an error.
     """
     path = Path(path)
     if not path.is_file():
         raise FormatError(path, "no such file")
+    if path.suffix.lower() == ".ann" and brat.pair(path) is None:
+        raise FormatError(path, "a BRAT annotation file needs its text beside it, with the same name and .txt")
     text = read_text_file(path)
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        head = text.lstrip()[:2000]
-        if '"annotations"' in head or '"data"' in head:
-            docs = jsonl.parse_label_studio(text, path)
-        else:
-            docs = healthner.parse(text, path)
-    elif suffix == ".jsonl":
-        docs = jsonl.parse_doccano(text, path)
-    elif suffix in (".conll", ".tsv", ".txt", ".iob"):
-        docs = conll.parse(text, path)
+    refused = refused_format(text, path)
+    if refused:
+        raise FormatError(path, refused)
+    kind = detect(path, text)
+    if kind == "brat":
+        text_path, ann_path = brat.pair(path)
+        body = text if path == text_path else read_text_file(text_path)
+        ann = text if path == ann_path else read_text_file(ann_path)
+        docs = [brat.parse(body, ann, ann_path, name=text_path.stem)]
+        _known_underscores(docs, known_types)
+    elif kind == "conll":
+        docs = conll.parse(text, path, known_types=known_types)
+    elif kind == "jsonl":
+        docs = jsonl.parse(text, path, notes=notes)
+    elif kind == "labelstudio":
+        docs = labelstudio.parse(text, path)
+    elif kind == "healthner":
+        docs = healthner.parse(text, path)
     else:
-        raise FormatError(path, f"unknown annotated format {suffix!r}; expected one of .json, .jsonl, .conll")
+        raise FormatError(path, f"unknown annotated format {path.suffix!r}; expected one of .json, .jsonl, .conll, "
+                                ".ann (or CoNLL columns in .txt/.tsv)")
     for doc in docs:  # JSON can carry lone surrogates (\ud83d), which no database or workbook can store
         if _SURROGATE.search(doc.text):
             raise FormatError(path, "the text contains an invalid character (a lone UTF-16 surrogate)", doc.line)
     if labels is not None:
         check_labels(docs, labels, path)
     return docs
+
+
+def _known_underscores(docs: list[Document], known_types: Collection[str]) -> None:
+    known = {t.replace(" ", "_"): t for t in known_types if " " in t}
+    for doc in docs:
+        doc.entities = [Entity(e.start, e.end, known[e.label], e.confidence) if e.label in known else e
+                        for e in doc.entities]
 
 
 def check_labels(docs: list[Document], labels: Collection[str], path: str | Path) -> None:
@@ -108,4 +186,5 @@ def check_labels(docs: list[Document], labels: Collection[str], path: str | Path
                 )
 
 
-__all__ = ["FormatError", "load_documents", "read_text_file", "check_labels", "conll", "healthner", "jsonl"]
+__all__ = ["FormatError", "load_documents", "read_text_file", "check_labels", "detect", "refused_format", "brat",
+           "conll", "healthner", "jsonl", "labelstudio"]

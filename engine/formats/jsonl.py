@@ -1,4 +1,9 @@
-"""Character-span formats: doccano JSONL and Label Studio's JSON export."""
+"""JSON Lines with character spans: doccano (old and new keys) and Prodigy / spaCy span files.
+
+Each line is read by what it holds: ``"spans"`` or ``"answer"`` make it a Prodigy example, a ``"data"``
+object with ``"annotations"`` a Label Studio task, anything else with a ``"text"`` (or doccano 1.x's
+``"data"`` string) a doccano record. Other fields of a record are kept as the document's metadata.
+"""
 
 from __future__ import annotations
 
@@ -6,125 +11,166 @@ import json
 from pathlib import Path
 
 from engine.errors import FormatError
-from engine.formats.healthner import check_json_depth, iter_json_array, json_errors
-from engine.spans import Document, Entity, type_name_problem
+from engine.formats.healthner import check_json_depth, json_errors
+from engine.formats.regions import keep_fitting, place, to_utf16
+from engine.spans import Document, Entity
+
+# doccano's own bookkeeping, not the clinic's metadata
+_DOCCANO_KEYS = {"text", "data", "label", "labels", "entities", "id", "title", "reviewed", "meta", "Comments",
+                 "comments", "annotation_approver", "relations", "cats"}
+_PRODIGY_KEYS = {"text", "spans", "tokens", "answer", "meta", "relations", "options", "accept", "html", "label"}
+# the fields our Prodigy export puts in "meta" for itself
+_PRODIGY_OWN_META = {"title", "scores", "reviewed"}
 
 
-def parse_doccano(text: str, path: str | Path) -> list[Document]:
-    """One JSON object per line: ``{"text": ..., "label": [[start, end, type], ...]}``."""
-    docs = []
+def metadata_value(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def parse(text: str, path: str | Path, *, notes: list[str] | None = None) -> list[Document]:
+    """Documents of a JSONL file (doccano, Prodigy or Label Studio tasks, line by line)."""
+    from engine.formats import labelstudio
+
+    docs: list[Document] = []
+    rejected: dict[str, list[int]] = {}
     # lines end at "\n" only: a text may hold U+2028, U+0085... which str.splitlines() would cut at
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
         if not line.strip():
             continue
         check_json_depth(line, path, number)
         with json_errors(path, number, what="this line is not JSON"):
             item = json.loads(line)
-        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-            raise FormatError(path, 'expected an object with a "text" string', number)
-        # "label" (doccano sequence labelling), "labels", or "entities" (relation projects)
-        raw = item.get("label", item.get("labels", item.get("entities", [])))
-        if not isinstance(raw, list):
-            raise FormatError(path, '"label" must be a list of [start, end, type]', number)
-        entities = []
-        for span in raw:
-            if isinstance(span, dict):  # doccano's newer export
-                span = [span.get("start_offset"), span.get("end_offset"), span.get("label")]
-            entities.append(_entity(span, item["text"], path, number))
-        docs.append(Document(item["text"], _no_overlaps(entities, path, number), line=number))
-    return docs
-
-
-def parse_label_studio(text: str, path: str | Path) -> list[Document]:
-    """Label Studio JSON export: tasks with ``data.text`` and ``annotations[].result[]``."""
-    docs = []
-    for line, task in iter_json_array(text, path):
-        data = task.get("data") if isinstance(task, dict) else None
-        body = data.get("text") if isinstance(data, dict) else None
-        if not isinstance(body, str):
-            raise FormatError(path, 'expected a task with "data": {"text": ...}', line)
-        entities = []
-        annotations = task.get("annotations") or []
-        if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
-            raise FormatError(path, '"annotations" must be a list of objects', line)
-        annotations = [a for a in annotations if not a.get("was_cancelled")]
-        results = annotations[-1].get("result") or [] if annotations else []
-        if not isinstance(results, list):
-            raise FormatError(path, f'"result" must be a list of labelled regions, got {type(results).__name__}', line)
-        for result in results:
-            value = _region(result, path, line)
-            if value is None:
+        if not isinstance(item, dict):
+            raise FormatError(path, 'expected an object with a "text" string (doccano or Prodigy JSONL)', number)
+        if "spans" in item or "answer" in item:
+            answer = item.get("answer")
+            if answer in ("reject", "ignore"):
+                rejected.setdefault(answer, []).append(number)
                 continue
-            labels = value.get("labels")
-            if not isinstance(labels, list):
-                raise FormatError(path, f'"labels" must be a list of entity types, got {labels!r}', line)
-            for label in labels[:1]:
-                entity = _entity([value.get("start"), value.get("end"), label], body, path, line)
-                _check_stated_text(value.get("text"), body, entity, path, line)
-                entities.append(entity)
-        docs.append(Document(body, _no_overlaps(entities, path, line), line=line))
+            docs.append(prodigy_document(item, path, number))
+        elif isinstance(item.get("data"), dict):
+            docs.append(labelstudio.task_document(item, path, number))
+        else:
+            docs.append(doccano_document(item, path, number))
+    if notes is not None:
+        for answer, lines in rejected.items():
+            shown = ", ".join(map(str, lines[:10])) + (" …" if len(lines) > 10 else "")
+            notes.append(f"{len(lines)} example(s) answered {answer!r} in Prodigy not imported (line {shown})")
     return docs
 
 
-def _region(result: object, path: str | Path, line: int) -> dict | None:
-    """The ``value`` of a labelled text span, or None for results that are not entities (choices, relations...).
+def parse_doccano(text: str, path: str | Path) -> list[Document]:
+    """Kept for callers that know the file is doccano's: same as :func:`parse`."""
+    return parse(text, path)
 
-    A region that carries labels but is not a plain text span is refused, not skipped: skipping it would
-    lose an annotation without a word.
+
+def doccano_document(item: dict, path: str | Path, number: int) -> Document:
+    """``{"text", "label": [[start, end, type], ...]}``; doccano 1.x: ``"data"`` for the text, dict spans."""
+    body = item.get("text", item.get("data"))
+    if not isinstance(body, str):
+        raise FormatError(path, 'expected an object with a "text" string (doccano JSONL: {"text": ..., '
+                                '"label": [[start, end, type], ...]})', number)
+    # "label" (doccano sequence labelling), "labels" (1.x), or "entities" (relation projects)
+    raw = item.get("label", item.get("labels", item.get("entities", [])))
+    if not isinstance(raw, list):
+        raise FormatError(path, '"label" must be a list of [start, end, type]', number)
+    if raw and all(isinstance(x, str) for x in raw):
+        raise FormatError(path, "the labels are whole-document categories (a doccano text-classification "
+                                "project); this app imports entity spans [start, end, type]", number)
+    entities = []
+    for span in raw:
+        if isinstance(span, dict):  # doccano's newer export
+            span = [span.get("start_offset", span.get("start")), span.get("end_offset", span.get("end")),
+                    span.get("label")]
+        if not (isinstance(span, (list, tuple)) and len(span) >= 3):
+            raise FormatError(path, f"a label must be [start, end, type], got {span!r}", number)
+        entities.append(place(body, span[0], span[1], span[2], utf16=True, path=path, line=number))
+    kept, notes = keep_fitting(body, entities, where=f"line {number}")
+    if item.get("relations"):
+        notes.append(f"line {number}: {len(item['relations'])} relation(s) between entities not imported")
+    metadata = {k: metadata_value(v) for k, v in item.items() if k not in _DOCCANO_KEYS}
+    if isinstance(item.get("meta"), dict):
+        metadata.update({k: metadata_value(v) for k, v in item["meta"].items()})
+    title = item.get("title") if isinstance(item.get("title"), str) else ""
+    status = "annotated"
+    if item.get("reviewed") is False:  # our own export of unreviewed documents
+        status = "suggested" if kept else "unannotated"
+    return Document(body, kept, name=title, line=number, status=status, metadata=metadata, notes=notes)
+
+
+def prodigy_document(item: dict, path: str | Path, number: int) -> Document:
+    """``{"text", "spans": [{"start", "end", "label"}], "answer": "accept", "meta": {...}}``.
+
+    An example without an answer has not been reviewed in Prodigy: its spans come in as suggestions,
+    with the scores that ``meta.scores`` (our export) or each span's ``"score"`` gives.
     """
-    if not isinstance(result, dict):
-        raise FormatError(path, f"each result must be an object, got {result!r}", line)
-    kind, value = result.get("type"), result.get("value")
-    if kind is None and not (isinstance(value, dict) and "start" in value):
-        return None
-    if kind not in (None, "labels"):
-        if isinstance(kind, str) and not (isinstance(value, dict) and "labels" in value):
-            return None
-        raise FormatError(path, f"a labelled region of type {kind!r} cannot be imported; expected text spans "
-                                "(type 'labels')", line)
-    if not isinstance(value, dict) or "start" not in value:
-        raise FormatError(path, f'a "labels" region needs a value with "start", "end" and "labels", got {value!r}',
-                          line)
-    return value
-
-
-def _entity(span: object, text: str, path: str | Path, line: int) -> Entity:
-    if not (isinstance(span, (list, tuple)) and len(span) >= 3):
-        raise FormatError(path, f"a label must be [start, end, type], got {span!r}", line)
-    start, end, label = span[0], span[1], span[2]
-    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, end)):  # True is an int to Python
-        raise FormatError(path, f"span offsets must be whole numbers, got [{start!r}, {end!r}]", line)
-    if not 0 <= start < end <= len(text):
-        raise FormatError(path, f"span [{start}, {end}) is outside the text (length {len(text)})", line)
-    problem = type_name_problem(label)
-    if problem is None and label.startswith(("B-", "I-")):
-        problem = "is a tag, not a type name"
-    if problem:
-        raise FormatError(path, f"entity type must be a type name such as 'Medicine', got {label!r} ({problem})", line)
-    try:
-        return Entity(start, end, label)
-    except ValueError as exc:
-        raise FormatError(path, str(exc), line) from None
-
-
-def _check_stated_text(stated: object, text: str, entity: Entity, path: str | Path, line: int) -> None:
-    """Label Studio repeats each region's text: offsets that point elsewhere would misplace the entity."""
-    if isinstance(stated, str) and stated.strip() != text[entity.start:entity.end].strip():
-        raise FormatError(path, f"span [{entity.start}, {entity.end}) is {text[entity.start:entity.end]!r} in the "
-                                f"text, but the file says {stated!r}", line)
-
-
-def _no_overlaps(entities: list[Entity], path: str | Path, line: int) -> list[Entity]:
-    entities = sorted(entities, key=lambda e: (e.start, e.end))
-    for a, b in zip(entities, entities[1:]):
-        if a.overlaps(b):
-            raise FormatError(path, f"entities [{a.start}, {a.end}) and [{b.start}, {b.end}) overlap", line)
-    return entities
+    body = item.get("text")
+    if not isinstance(body, str):
+        raise FormatError(path, 'expected a Prodigy example with a "text" string', number)
+    spans = item.get("spans") or []
+    if not isinstance(spans, list):
+        raise FormatError(path, '"spans" must be a list of {"start", "end", "label"}', number)
+    meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
+    scores = meta.get("scores") if isinstance(meta.get("scores"), list) else []
+    reviewed = item.get("answer") == "accept"
+    if "answer" in item and not reviewed:
+        raise FormatError(path, f"unknown answer {item['answer']!r}; expected 'accept', 'reject' or 'ignore'", number)
+    entities = []
+    for i, span in enumerate(spans):
+        if not isinstance(span, dict):
+            raise FormatError(path, f'each span must be {{"start", "end", "label"}}, got {span!r}', number)
+        score = span.get("score", scores[i] if i < len(scores) else None)
+        confidence = None
+        if not reviewed and isinstance(score, (int, float)) and not isinstance(score, bool) and 0 <= score <= 1:
+            confidence = float(score)
+        entities.append(place(body, span.get("start"), span.get("end"), span.get("label"), stated=span.get("text"),
+                              utf16=False, path=path, line=number, confidence=confidence))
+    kept, notes = keep_fitting(body, entities, where=f"line {number}")
+    metadata = {k: metadata_value(v) for k, v in meta.items() if k not in _PRODIGY_OWN_META}
+    metadata.update({k: metadata_value(v) for k, v in item.items() if k not in _PRODIGY_KEYS and not k.startswith("_")})
+    title = meta.get("title") if isinstance(meta.get("title"), str) else ""
+    status = "annotated" if reviewed else ("suggested" if kept else "unannotated")
+    return Document(body, kept, name=title, line=number, status=status, metadata=metadata, notes=notes)
 
 
 def dumps_doccano(docs: list[Document]) -> str:
+    """doccano JSONL (offsets in UTF-16 units, as doccano counts); title, metadata and review status ride along
+    as extra fields, which doccano keeps as the example's metadata."""
     lines = []
     for doc in docs:
-        labels = [[e.start, e.end, e.label] for e in sorted(doc.entities, key=lambda e: e.start)]
-        lines.append(json.dumps({"text": doc.text, "label": labels}, ensure_ascii=False))
+        labels = [[*to_utf16(doc.text, e.start, e.end), e.label] for e in sorted(doc.entities, key=lambda e: e.start)]
+        record: dict = {"text": doc.text, "label": labels}
+        if doc.name:
+            record["title"] = doc.name
+        record.update({k: v for k, v in doc.metadata.items() if k not in _DOCCANO_KEYS})
+        if doc.status != "annotated":
+            record["reviewed"] = False
+        lines.append(json.dumps(record, ensure_ascii=False))
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def dumps_prodigy(docs: list[Document], *, suggestions: bool = True) -> str:
+    """Prodigy JSONL: reviewed documents as accepted examples; unreviewed ones (if ``suggestions``) without an
+    answer, their spans' scores in ``meta.scores``. Title and metadata go in ``meta``."""
+    lines = []
+    for doc in docs:
+        reviewed = doc.status == "annotated"
+        if not reviewed and not suggestions:
+            continue
+        ents = sorted(doc.entities, key=lambda e: e.start)
+        meta: dict = {k: v for k, v in doc.metadata.items() if k not in _PRODIGY_OWN_META}
+        if doc.name:
+            meta["title"] = doc.name
+        if not reviewed and any(e.confidence is not None for e in ents):
+            meta["scores"] = [None if e.confidence is None else round(e.confidence, 4) for e in ents]
+        record: dict = {"text": doc.text,
+                        "spans": [{"start": e.start, "end": e.end, "label": e.label} for e in ents],
+                        "meta": meta}
+        if reviewed:
+            record["answer"] = "accept"
+        lines.append(json.dumps(record, ensure_ascii=False))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+__all__ = ["parse", "parse_doccano", "doccano_document", "prodigy_document", "dumps_doccano", "dumps_prodigy",
+           "Entity"]

@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import FormatError, OperationCancelled
@@ -29,37 +31,121 @@ csv.field_size_limit(MAX_DOCUMENT_CHARS)  # Python's default, 131,072 characters
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")  # what xlsx XML cannot carry
 
 
-def read_table(path: str | Path, *, max_rows: int | None = None) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the first sheet of a .xlsx, or of a .csv (delimiter sniffed).
+# the app's own Excel export: its Documents sheet's columns that are not the clinic's metadata
+APP_DOCUMENT_COLUMNS = {"document", "title", "created", "reviewed", "reviewed at", "entities", "model version", "text",
+                        "hidden direction marks", "source", "suggestions", "status"}
+_TEXT_NAMES = ("text", "note", "notes", "লেখা", "নোট", "document text", "clinical note", "content")
+_NUMBER = re.compile(r"^[\s#\-+.,/:()0-9\u09e6-\u09ef]*$")  # ids, dates, numbers (Bangla digits too)
+
+
+@dataclass
+class TableLayout:
+    """What a spreadsheet looks like: its sheets, the one chosen, the header (found or made up), the text column."""
+
+    sheets: list[str]
+    sheet: str | None
+    header: list[str]
+    has_header: bool
+    text_column: int
+    preview: list[list[str]] = field(default_factory=list)
+
+
+@dataclass
+class TableRow:
+    line: int
+    text: str
+    title: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def read_table(path: str | Path, *, max_rows: int | None = None,
+               sheet: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a sheet of a .xlsx (see :func:`inspect_table` for the choice), or of a .csv.
 
     ``max_rows`` stops after that many rows below the header (enough to pick the text column).
     """
-    header, rows = _numbered_rows(Path(path), max_rows)
-    return header, [row for _, row in rows]
+    layout, numbered = _read(Path(path), max_rows, sheet)
+    return layout.header, [row for _, row in numbered]
 
 
-def _numbered_rows(path: Path, max_rows: int | None) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and ``(line or row number, cells)`` of each non-blank row below it."""
+def _check_size(path: Path) -> None:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise FormatError(path, f"the file is {size / 1e6:.0f} MB; a table can be at most "
                                 f"{MAX_FILE_BYTES / 1e6:.0f} MB. Split it into smaller files")
-    numbered = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
-    header: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
+
+
+def _non_blank(numbered: Iterator[tuple[int, list[str]]], limit: int | None) -> list[tuple[int, list[str]]]:
+    rows = []
     for line, row in numbered:
         if not any(c.strip() for c in row):
             continue
-        if header is None:
-            header = [c.strip() for c in row]
-            continue
-        if max_rows is not None and len(rows) >= max_rows:
+        if limit is not None and len(rows) >= limit:
             break
         rows.append((line, row))
-    if header is None:
-        raise FormatError(path, "the first sheet is empty" if path.suffix.lower() == ".xlsx"
+    return rows
+
+
+def inspect_table(path: str | Path, *, max_rows: int = 200, sheet: str | None = None) -> TableLayout:
+    """The layout of a table from its first ``max_rows`` rows (see :class:`TableLayout`)."""
+    layout, _ = _read(Path(path), max_rows, sheet)
+    return layout
+
+
+def _read(path: Path, max_rows: int | None, sheet: str | None) -> tuple[TableLayout, list[tuple[int, list[str]]]]:
+    """The layout, and ``(line or row number, cells)`` of each non-blank row below the header."""
+    _check_size(path)
+    if path.suffix.lower() == ".xlsx":
+        sheets, chosen, rows = _xlsx_sheet(path, sheet, max_rows)
+    else:
+        sheets, chosen, rows = [], None, _non_blank(_csv_rows(path), None if max_rows is None else max_rows + 1)
+    if not rows:
+        raise FormatError(path, f"the sheet {chosen!r} is empty" if chosen is not None
                           else "the file has no rows with text")
-    return header, rows
+    has_header = _has_header([r for _, r in rows])
+    width = max(len(r) for _, r in rows)
+    if has_header:
+        header = [c.strip() or f"column {i + 1}" for i, c in enumerate(rows[0][1])]
+        header += [f"column {i + 1}" for i in range(len(header), width)]
+        rows = rows[1:]
+    else:
+        header = [f"column {i + 1}" for i in range(width)]
+    body = [r for _, r in rows]
+    column = guess_text_column(header if has_header else [""] * width, body)
+    layout = TableLayout(sheets, chosen, header, has_header, 0 if column is None else column, body[:20])
+    return layout, rows
+
+
+def _is_number(cell: str) -> bool:
+    return bool(cell.strip()) and bool(_NUMBER.match(cell))
+
+
+def _has_header(rows: list[list[str]]) -> bool:
+    """Whether the first row names the columns rather than holding the first note.
+
+    A header cell is short and on one line; below it, the text column's cells are much longer, and a
+    column of numbers (ids, ages) has a name on top, not a number.
+    """
+    first, body = rows[0], rows[1:]
+    cells = [c.strip() for c in first]
+    if any(len(c) > 60 or "\n" in c or "\r" in c for c in cells):
+        return False
+    if any(c.lower() in _TEXT_NAMES or c.lower() in APP_DOCUMENT_COLUMNS for c in cells):
+        return True
+    if not body:  # one row: several short names are a header over nothing, one cell is a note
+        return len(cells) > 1 and all(len(c) <= 30 for c in cells)
+    votes = 0
+    for i, cell in enumerate(cells):
+        column = [r[i].strip() for r in body if i < len(r) and r[i].strip()]
+        if not column:
+            continue
+        if all(_is_number(x) for x in column):
+            votes += 1 if cell and not _is_number(cell) else -1
+            continue
+        median = sorted(len(x) for x in column)[len(column) // 2]
+        if median >= 20:
+            votes += 1 if len(cell) * 3 < median else -1
+    return votes > 0
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -67,7 +153,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     if not text.strip():
         raise FormatError(path, "the file is empty")
     # newline="": rows may end in \r\n, \n or a lone \r (Excel for Mac); quoted cells keep theirs
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text, path))
     line = 1
     try:
         for row in reader:
@@ -80,16 +166,26 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
         raise FormatError(path, f"not a readable CSV file ({exc})", line) from None
 
 
-def _delimiter(text: str) -> str:
-    """The delimiter is the one the header line uses (tab, semicolon or comma).
+def _delimiter(text: str, path: Path | None = None) -> str:
+    """The delimiter that splits the first rows into the same number of columns (tab, semicolon, comma).
 
-    Notes are full of commas, so guessing from the body (csv.Sniffer) splits the text column of a
-    one-column file, and fails on quoted multi-line cells; a header names its columns plainly.
+    Notes are full of commas: a one-column file of notes (with or without a header) splits into a
+    different number of pieces on each row, so commas there are text. A ``.tsv`` is tab-separated.
     """
-    header = _LINE_END.split(text.lstrip("\ufeff"), maxsplit=1)[0]
-    counts = {d: header.count(d) for d in ("\t", ";", ",")}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else "\x1f"  # one column: a separator that text never holds
+    if path is not None and path.suffix.lower() == ".tsv":
+        return "\t"
+    sample = text.lstrip("\ufeff")[:200_000]
+    for delimiter in ("\t", ";", ","):
+        try:
+            rows = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if any(r)][:50]
+        except csv.Error:
+            continue
+        if len(rows) > 2:
+            rows = rows[:-1]  # the sample may cut the last row
+        widths = {len(r) for r in rows}
+        if len(widths) == 1 and widths.pop() > 1 and (len(rows) > 1 or delimiter in _LINE_END.split(sample)[0]):
+            return delimiter
+    return "\x1f"  # one column: a separator that text never holds
 
 
 def check_xlsx_size(path: Path) -> None:
@@ -126,7 +222,9 @@ def _check_runs(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> None:
             run = run + len(chunk) if len(pieces) == 1 else len(pieces[-1])
 
 
-def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+def _xlsx_sheet(path: Path, sheet: str | None,
+                max_rows: int | None) -> tuple[list[str], str, list[tuple[int, list[str]]]]:
+    """Sheet names, the sheet read (``sheet``, else the one with the longest texts) and its non-blank rows."""
     from openpyxl import load_workbook
 
     check_xlsx_size(path)
@@ -137,11 +235,38 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     except Exception as exc:  # noqa: BLE001 - damaged XML inside: lxml/expat/zlib each raise their own kind
         raise FormatError(path, f"not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})") from None
     try:
-        if not wb.worksheets:
+        names = list(wb.sheetnames)
+        if not names:
             raise FormatError(path, "the workbook has no worksheet")
-        ws = wb.worksheets[0]
+        if sheet is not None and sheet not in names:
+            raise FormatError(path, f"no sheet named {sheet!r}; sheets are {names}")
+        if sheet is None and "Documents" in names and _is_own_export(path, wb["Documents"]):
+            sheet = "Documents"  # the app's own export: its Entities sheet holds no notes
+        if sheet is None and len(names) > 1:
+            sheet = max(names, key=lambda n: (_longest_texts(path, wb[n]), -names.index(n)))
+        chosen = sheet if sheet is not None else names[0]
+        limit = None if max_rows is None else max_rows + 1
+        return names, chosen, _non_blank(_ws_rows(path, wb[chosen]), limit)
+    finally:
+        wb.close()
+
+
+def _is_own_export(path: Path, ws) -> bool:
+    first = _non_blank(_ws_rows(path, ws), 1)
+    return bool(first) and "text" in [c.strip() for c in first[0][1]]
+
+
+def _longest_texts(path: Path, ws) -> int:
+    """The most letters in one column over the sheet's first 200 rows."""
+    rows = [r for _, r in _non_blank(_ws_rows(path, ws), 200)]
+    width = max((len(r) for r in rows), default=0)
+    return max((sum(_letter_count(r[i]) for r in rows if i < len(r)) for i in range(width)), default=0)
+
+
+def _ws_rows(path: Path, ws) -> Iterator[tuple[int, list[str]]]:
+    number = 0
+    try:
         ws.reset_dimensions()  # a stale <dimension ref="A1:B5"> would silently cut the rows read
-        number = 0
         for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
             if number > EXCEL_MAX_ROWS:
                 raise FormatError(path, f"the sheet claims more than {EXCEL_MAX_ROWS:,} rows (damaged?)")
@@ -151,48 +276,79 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     except Exception as exc:  # noqa: BLE001 - the sheet's XML is parsed lazily, row by row: same damage as above
         raise FormatError(path, f"not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})",
                           number + 1) from None
-    finally:
-        wb.close()
+
+
+def _letter_count(cell: str) -> int:
+    """Letters and their marks: Bangla vowel signs are marks, not letters, to ``str.isalpha``."""
+    return sum(1 for ch in cell if ch.isalpha() or unicodedata.category(ch)[0] == "M")
+
+
+def _letters(column: list[str]) -> float:
+    filled = [c for c in column if c.strip()]
+    return sum(_letter_count(c) for c in filled) / len(filled) if filled else 0.0
 
 
 def guess_text_column(header: list[str], rows: list[list[str]]) -> int | None:
-    """The column named like text/note, else the one with the most letters; None if no text."""
+    """The column named like text/note (if it holds words), else the one with the most letters; None if no
+    text. A column of numbers or ids is never the text, whatever its name (``document`` may hold ids)."""
+    width = max([len(header)] + [len(r) for r in rows])
+    columns = [[r[i] if i < len(r) else "" for r in rows] for i in range(width)]
     for i, name in enumerate(header):
-        if name.lower() in ("text", "note", "notes", "document", "লেখা", "নোট"):
+        if name.strip().lower() in _TEXT_NAMES and _letters(columns[i]) >= 2:
             return i
-    lengths = [sum(ch.isalpha() for r in rows if i < len(r) for ch in r[i]) for i in range(len(header))]
+    lengths = [sum(_letter_count(c) for c in col) for col in columns]
     if not lengths or max(lengths) == 0:
         return None
     return max(range(len(lengths)), key=lengths.__getitem__)
 
 
-def table_texts(path: str | Path, column: str | int | None = None) -> list[tuple[int, str]]:
-    """``(line, text)`` for each non-empty row's text column (by name, index or guessed).
+def table_documents(path: str | Path, column: str | int | None = None, *, sheet: str | None = None) -> list[TableRow]:
+    """One :class:`TableRow` per non-empty row: its text column (by name, index or guessed), a ``title`` column
+    if there is one, and every other filled cell as metadata under its column's name.
 
     A text cell longer than one document may be makes the whole file an error naming its row: never a cut.
     """
     path = Path(path)
-    header, numbered = _numbered_rows(path, None)
-    rows = [row for _, row in numbered]
+    layout, numbered = _read(path, None, sheet)
+    header = layout.header
     if isinstance(column, str):
         if column not in header:
             raise FormatError(path, f"no column named {column!r}; columns are {header}")
         index = header.index(column)
     elif column is None:
-        index = guess_text_column(header, rows)
-        if index is None:
+        if guess_text_column(header if layout.has_header else [""] * len(header), [r for _, r in numbered]) is None:
             raise FormatError(path, "no column with text found")
+        index = layout.text_column
     else:
         index = column
-    texts = []
+    if not 0 <= index < len(header):
+        raise FormatError(path, f"there is no column {index + 1}; the table has {len(header)}")
+    values = [r[index] for _, r in numbered if index < len(r) and r[index].strip()]
+    if values and all(_is_number(v) for v in values):
+        raise FormatError(path, f"the column {header[index]!r} holds numbers (ids or dates), not text; choose the "
+                                "column with the notes")
+    own_export = layout.sheet == "Documents" and "text" in header
+    titles = {i for i, name in enumerate(header) if name.lower() == "title"} if layout.has_header else set()
+    skip = {index} | titles
+    if own_export:
+        skip |= {i for i, name in enumerate(header) if name in APP_DOCUMENT_COLUMNS}
+    out = []
     for line, row in numbered:
         text = row[index].strip() if index < len(row) else ""
         if len(text) > MAX_DOCUMENT_CHARS:
             raise FormatError(path, f"the cell is {len(text):,} characters long; one document can hold at most "
                                     f"{MAX_DOCUMENT_CHARS:,}. Split that note", line)
-        if text:
-            texts.append((line, text))
-    return texts
+        if not text:
+            continue
+        title = next((row[i].strip() for i in titles if i < len(row) and row[i].strip()), "")
+        metadata = {header[i]: cell.strip() for i, cell in enumerate(row) if i not in skip and cell.strip()}
+        out.append(TableRow(line, text, title, metadata))
+    return out
+
+
+def table_texts(path: str | Path, column: str | int | None = None) -> list[tuple[int, str]]:
+    """``(line, text)`` for each non-empty row's text column (see :func:`table_documents`)."""
+    return [(row.line, row.text) for row in table_documents(path, column)]
 
 
 def safe_cell(value: object) -> tuple[object, bool]:
