@@ -207,7 +207,7 @@ def check_document(doc: PendingDocument) -> None:
             end -= 1
         if start == end:
             fail(f"entity [{e.start}, {e.end}) ({e.label}) covers only spaces")
-        trimmed.append(e if (start, end) == (e.start, e.end) else Entity(start, end, e.label, e.confidence))
+        trimmed.append(e if (start, end) == (e.start, e.end) else Entity(start, end, e.label, e.confidence, e.assertion))
     trimmed.sort(key=lambda e: (e.start, e.end))
     for a, b in zip(trimmed, trimmed[1:]):
         if a.overlaps(b):

@@ -14,6 +14,9 @@ from engine.text import Word, split_words
 
 OUTSIDE = "O"
 _BAD_TYPE_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# Is the finding there for this patient now? (engine/assertion.py decides; docs/assertion-guidelines.md defines)
+PRESENT = "present"
+ASSERTIONS = (PRESENT, "absent", "possible", "past", "family", "hypothetical")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +27,13 @@ class Entity:
     end: int
     label: str
     confidence: float | None = None
+    assertion: str = PRESENT
 
     def __post_init__(self) -> None:
         if not 0 <= self.start < self.end:
             raise ValueError(f"entity span must satisfy 0 <= start < end, got [{self.start}, {self.end})")
+        if self.assertion not in ASSERTIONS:
+            raise ValueError(f"entity assertion must be one of {', '.join(ASSERTIONS)}; got {self.assertion!r}")
         problem = type_name_problem(self.label)
         if problem:
             raise ValueError(f"entity type {self.label!r} {problem}")

@@ -341,5 +341,4 @@ def test_window_imports_a_batch_with_a_damaged_table_and_lists_the_errors(qtbot,
     qtbot.waitUntil(lambda: len(warnings) == 2, timeout=30000)
     assert len(asked) == 1 and "1 file(s) could not be read" in warnings[1] and "damaged.xlsx" in warnings[1]
     assert repo.counts()["documents"] == 4  # the table's two rows are already stored: skipped, not doubled
-    assert "2 already stored, skipped" in window.statusBar().currentMessage()
     repo.close()

@@ -153,3 +153,21 @@ def test_review_order_follows_sort_and_filter(repo):
     assert [d.title for d in unreviewed] == ["ক", "খ", "গ", "ঘ"]
     with pytest.raises(ValueError):
         ListView(sort="size")
+
+
+def test_a_file_s_review_state_and_metadata_are_stored(tmp_path):
+    # a doccano/Label Studio export says whether a person reviewed each text; its other fields are metadata
+    from engine.importing import import_files
+
+    path = tmp_path / "export.jsonl"
+    path.write_text('{"text": "রোগীর জ্বর আছে", "label": [[6, 10, "Symptom"]], "patient": "P-17"}\n', encoding="utf-8")
+    batch = import_files([path], None)
+    [doc] = batch.documents
+    r = Repository(tmp_path / "meder.sqlite3")
+    stored = r.store_batch([NewDocument(doc.title, doc.text, doc.source, doc.entities, metadata=doc.metadata,
+                                        reviewed=doc.reviewed)], origin=doc.origin)
+    [saved] = [d for d in r.documents() if d.id in stored.ids]
+    assert doc.reviewed and saved.reviewed
+    assert saved.metadata.get("patient") == "P-17"
+    assert [(e.start, e.end, e.label) for e in r.entities(saved.id)] == [(6, 10, "Symptom")]
+    r.close()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.assertion import score_assertions
 from engine.formats import load_documents
 from engine.model_layout import ONNX_FILE, TOKENIZER_FILE
-from engine.spans import Document, entities_to_tags
+from engine.spans import PRESENT, Document, entities_to_tags
 from engine.tagger import Tagger
 from trainer.metrics import score
 
@@ -79,4 +80,7 @@ def evaluate_files(model_dir: str | Path, files: list[str | Path], *, test_split
         docs.extend(split_dataset(load_dataset(test_split_of)).test)
     if not docs:
         raise ValueError("nothing to evaluate: give --data FILE or --test-split DIR")
-    return evaluate_tagger(tagger, docs)
+    result = evaluate_tagger(tagger, docs)
+    if any(e.assertion != PRESENT for d in docs for e in d.entities):  # the files carry assertions: score the rules
+        result.update(score_assertions(docs).as_dict())
+    return result

@@ -48,7 +48,7 @@ from engine.importing import (
 )
 from engine.model_registry import ModelRegistry
 from engine.review import LEAST_CONFIDENT_FIRST, ListView, neighbour, visible
-from engine.storage import Change, Repository
+from engine.storage import Change, NewDocument, Repository, StoredBatch
 from engine.tagger import Tagger
 
 MAX_ERRORS_SHOWN = 30  # files listed in the import report; the rest are counted
@@ -710,9 +710,11 @@ class MainWindow(QMainWindow):
         self._start_import(files, column)
 
     def _on_imported(self, batch) -> None:
-        self._store(batch.documents, model_version=batch.model_version)
+        stored = self._store(batch.documents, model_version=batch.model_version)
         report = batch.report
         head = report.summary().split("\n\n")[0]
+        if stored.duplicates:
+            head += f"\n{stored.duplicates} document(s) were already stored and were skipped."
         if batch.errors or report.skipped:  # never a silent partial import: say what was left out, per file
             text = head
             if batch.errors:
@@ -727,8 +729,8 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage(head, 10000)
 
-    def _store(self, pending: list[PendingDocument], model_version: str | None = None) -> int:
-        """Store tagged documents; returns how many were stored.
+    def _store(self, pending: list[PendingDocument], model_version: str | None = None) -> StoredBatch:
+        """Store tagged documents; returns what was stored and how many were skipped as already stored.
 
         If the database refuses them, the user is told and the documents are kept
         (File › Retry saving) instead of being dropped after all the tagging work.
@@ -739,7 +741,8 @@ class MainWindow(QMainWindow):
         remaining = list(pending)
         try:
             for origin in ("model", "human"):
-                items = [(d.title, d.text, d.source, d.entities) for d in remaining if d.origin == origin]
+                items = [NewDocument(d.title, d.text, d.source, d.entities, metadata=d.metadata, reviewed=d.reviewed)
+                         for d in remaining if d.origin == origin]
                 if items:
                     # imported texts already stored (un-annotated) are skipped and counted; a paste is always kept
                     stored = self.repo.store_batch(items, origin=origin,
@@ -761,7 +764,7 @@ class MainWindow(QMainWindow):
         if ids or duplicates:
             skipped = f"; {duplicates} already stored, skipped" if duplicates else ""
             self.statusBar().showMessage(f"Added {len(ids)} document(s){skipped}", 8000)
-        return len(ids)
+        return StoredBatch(ids, duplicates)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         count = sum(len(docs) for docs, _ in self.unsaved)
@@ -776,7 +779,7 @@ class MainWindow(QMainWindow):
 
     def retry_unsaved(self) -> None:
         batches, self.unsaved = self.unsaved, []
-        stored = sum(self._store(docs, model_version=version) for docs, version in batches)
+        stored = sum(len(self._store(docs, model_version=version).ids) for docs, version in batches)
         self._update_retry()
         if not self.unsaved:
             self.statusBar().showMessage(f"Saved {stored} document(s) that had not been saved", 5000)

@@ -169,7 +169,7 @@ def load_documents(path: str | Path, *, labels: Collection[str] | None = None, k
 def _known_underscores(docs: list[Document], known_types: Collection[str]) -> None:
     known = {t.replace(" ", "_"): t for t in known_types if " " in t}
     for doc in docs:
-        doc.entities = [Entity(e.start, e.end, known[e.label], e.confidence) if e.label in known else e
+        doc.entities = [Entity(e.start, e.end, known[e.label], e.confidence, e.assertion) if e.label in known else e
                         for e in doc.entities]
 
 

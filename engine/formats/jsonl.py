@@ -8,12 +8,13 @@ object with ``"annotations"`` a Label Studio task, anything else with a ``"text"
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from engine.errors import FormatError
 from engine.formats.healthner import check_json_depth, json_errors
 from engine.formats.regions import keep_fitting, place, to_utf16
-from engine.spans import Document, Entity
+from engine.spans import ASSERTIONS, PRESENT, Document, Entity
 
 # doccano's own bookkeeping, not the clinic's metadata
 _DOCCANO_KEYS = {"text", "data", "label", "labels", "entities", "id", "title", "reviewed", "meta", "Comments",
@@ -81,10 +82,15 @@ def doccano_document(item: dict, path: str | Path, number: int) -> Document:
     for span in raw:
         if isinstance(span, dict):  # doccano's newer export
             span = [span.get("start_offset", span.get("start")), span.get("end_offset", span.get("end")),
-                    span.get("label")]
+                    span.get("label"), {"assertion": span["assertion"]} if "assertion" in span else None]
         if not (isinstance(span, (list, tuple)) and len(span) >= 3):
             raise FormatError(path, f"a label must be [start, end, type], got {span!r}", number)
-        entities.append(place(body, span[0], span[1], span[2], utf16=True, path=path, line=number))
+        entity = place(body, span[0], span[1], span[2], utf16=True, path=path, line=number)
+        # a fourth element carries attributes: [start, end, type, {"assertion": "absent"}]
+        attributes = span[3] if len(span) > 3 and isinstance(span[3], dict) else {}
+        if "assertion" in attributes:
+            entity = replace(entity, assertion=_assertion(attributes["assertion"], path, number))
+        entities.append(entity)
     kept, notes = keep_fitting(body, entities, where=f"line {number}")
     if item.get("relations"):
         notes.append(f"line {number}: {len(item['relations'])} relation(s) between entities not imported")
@@ -96,6 +102,18 @@ def doccano_document(item: dict, path: str | Path, number: int) -> Document:
     if item.get("reviewed") is False:  # our own export of unreviewed documents
         status = "suggested" if kept else "unannotated"
     return Document(body, kept, name=title, line=number, status=status, metadata=metadata, notes=notes)
+
+
+def _assertion(value: object, path: str | Path, number: int) -> str:
+    if value not in ASSERTIONS:
+        raise FormatError(path, f"unknown assertion {value!r}; expected one of {', '.join(ASSERTIONS)}", number)
+    return value
+
+
+def labels_with_attributes(text: str, entities: list[Entity]) -> list[list]:
+    """doccano labels ``[start, end, type]`` (UTF-16 offsets), with ``{"assertion": ...}`` when not present."""
+    return [[*to_utf16(text, e.start, e.end), e.label, *([{"assertion": e.assertion}] if e.assertion != PRESENT else [])]
+            for e in sorted(entities, key=lambda e: e.start)]
 
 
 def prodigy_document(item: dict, path: str | Path, number: int) -> Document:
@@ -138,8 +156,7 @@ def dumps_doccano(docs: list[Document]) -> str:
     as extra fields, which doccano keeps as the example's metadata."""
     lines = []
     for doc in docs:
-        labels = [[*to_utf16(doc.text, e.start, e.end), e.label] for e in sorted(doc.entities, key=lambda e: e.start)]
-        record: dict = {"text": doc.text, "label": labels}
+        record: dict = {"text": doc.text, "label": labels_with_attributes(doc.text, doc.entities)}
         if doc.name:
             record["title"] = doc.name
         record.update({k: v for k, v in doc.metadata.items() if k not in _DOCCANO_KEYS})

@@ -85,6 +85,7 @@ class NewDocument:
     source: str = ""
     entities: list[Entity] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
+    reviewed: bool = False  # the file says a person reviewed it (an annotation tool's export)
 
 
 @dataclass(frozen=True)
@@ -247,10 +248,10 @@ class Repository:
                         continue
                     seen.add(doc.text)
                 cur = db.execute(
-                    "INSERT INTO documents (title, text, source, created, model_version, metadata)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO documents (title, text, source, created, model_version, metadata, reviewed, reviewed_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (doc.title, doc.text, doc.source, _now(), model_version,
-                     json.dumps(doc.metadata, ensure_ascii=False)))
+                     json.dumps(doc.metadata, ensure_ascii=False), int(doc.reviewed), _now() if doc.reviewed else None))
                 doc_id = cur.lastrowid
                 check_spans(doc.text, doc.entities)
                 db.executemany(
