@@ -234,11 +234,14 @@ def assertions(text: str, entities: Sequence[Entity], rules: Rules | None = None
 
     result = []
     rank = {a: i for i, a in enumerate(rules.precedence)}
+    by_sentence: dict[int, list[_Match]] = {}  # a trigger reaches only its own sentence: long notes stay linear
+    for m in matches:
+        by_sentence.setdefault(sentence[m.first], []).append(m)
     for e, (a, b) in zip(entities, spans):
         if not rules.carries(e.label) or a >= len(words):
             result.append(PRESENT)
             continue
-        found = {m.trigger.assertion for m in matches
+        found = {m.trigger.assertion for m in by_sentence.get(sentence[a], ())
                  if (m.trigger.types is None or e.label in m.trigger.types) and reaches(m, a, b)}
         result.append(min(found, key=rank.__getitem__) if found else PRESENT)
     return result

@@ -9,15 +9,18 @@ from __future__ import annotations
 import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.atomic import atomic_path, remove_leftovers
 from engine.errors import ExportError
 from engine.formats import brat, conll, jsonl, labelstudio
-from engine.formats.tables import write_workbook
+from engine.formats.tables import DOCUMENT_COLUMNS, SUMMARY_ABSENT, SUMMARY_OTHER, write_workbook
 from engine.progress import IsCancelled, Progress, check_cancelled
-from engine.spans import Document
+from engine.review import review_status
+from engine.spans import PRESENT, Document
 from engine.text import has_bidi_controls
 
 if TYPE_CHECKING:
@@ -72,16 +75,14 @@ def export_documents(docs: list[Document], path: str | Path, *, fmt: str | None 
 def _write_documents(docs: list[Document], partial: Path, fmt: str, *, model_version: str,
                      cancelled: IsCancelled | None) -> None:
     if fmt == "xlsx":
-        doc_rows, ent_rows = [], []
-        for n, d in enumerate(docs, start=1):
-            reviewed = "yes" if d.status == "annotated" else "no"
-            doc_rows.append({"document": n, "title": d.name, "reviewed": reviewed, "entities": len(d.entities),
-                             "model version": model_version, "text": d.text,
-                             "hidden direction marks": "yes" if has_bidi_controls(d.text) else "no", **d.metadata})
-            ent_rows += [{"document": n, "entity text": d.text[e.start:e.end], "type": e.label, "start": e.start,
-                          "end": e.end, "confidence": e.confidence, "source": "human" if reviewed == "yes" else "model",
-                          "reviewed": reviewed} for e in d.entities]
-        write_workbook(partial, doc_rows, ent_rows, cancelled=cancelled)
+        sheet = [_SheetDocument(n, d.name, d.text, reviewed=d.status == "annotated", model_version=model_version,
+                                metadata=d.metadata,
+                                entities=[_SheetEntity(e.start, e.end, e.label, e.confidence,
+                                                       getattr(e, "assertion", PRESENT),
+                                                       "manual" if d.status == "annotated" else "suggested")
+                                          for e in d.entities])
+                 for n, d in enumerate(docs, start=1)]
+        _write_xlsx(sheet, partial, cancelled=cancelled)
         return
     check_cancelled(cancelled)
     if fmt == "brat":
@@ -89,6 +90,73 @@ def _write_documents(docs: list[Document], partial: Path, fmt: str, *, model_ver
             brat.write_zip(out, docs)
         return
     partial.write_text(dumps(docs, fmt, model_version=model_version), encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class _SheetEntity:
+    start: int
+    end: int
+    label: str
+    confidence: float | None
+    assertion: str
+    status: str  # in the entity table's words: suggested / accepted / manual
+
+
+@dataclass(frozen=True)
+class _SheetDocument:
+    id: int
+    title: str
+    text: str
+    reviewed: bool
+    model_version: str
+    metadata: dict
+    entities: list[_SheetEntity]
+    created: datetime | str | None = None
+    reviewed_at: datetime | str | None = None
+
+
+def _excel_time(stamp: str | None) -> datetime | str | None:
+    """A stored UTC ISO time as the clinic's local time: a real date cell (Excel has no time zones)."""
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp).astimezone().replace(tzinfo=None)
+    except ValueError:
+        return stamp  # not a time we wrote: shown as it is
+
+
+def _write_xlsx(docs: list[_SheetDocument], partial: Path, *, cancelled: IsCancelled | None) -> None:
+    """The rows of the three sheets (their layout: :func:`engine.formats.tables.write_workbook`).
+
+    Summary: one row per document and one column per entity type holding its present findings joined with
+    "; "; absent findings go to the "Absent" column and the other assertions to one more column, each with
+    its type and assertion, so a register built from it never records a finding the patient does not have.
+    """
+    types = sorted({e.label for d in docs for e in d.entities})
+    doc_rows, ent_rows, summary = [], [], []
+    for d in docs:
+        reviewed = "yes" if d.reviewed else "no"
+        doc_rows.append({"document": d.id, "title": d.title, "created": d.created, "reviewed": reviewed,
+                         "entities": len(d.entities), "model version": d.model_version, "text": d.text,
+                         "hidden direction marks": "yes" if has_bidi_controls(d.text) else "no",
+                         "reviewed at": d.reviewed_at,
+                         # a clinic's own "created" column must not overwrite ours, nor vanish
+                         **{f"{k} (imported)" if k in DOCUMENT_COLUMNS else k: v for k, v in d.metadata.items()}})
+        ent_rows += [{"document": d.id, "title": d.title, "entity text": d.text[e.start:e.end], "type": e.label,
+                      "assertion": e.assertion, "status": e.status, "confidence": e.confidence, "start": e.start,
+                      "end": e.end, "reviewed": reviewed} for e in d.entities]
+        cells: dict[str, list[str]] = {t: [] for t in (*types, SUMMARY_ABSENT, SUMMARY_OTHER)}
+        for e in sorted(d.entities, key=lambda e: e.start):
+            words = d.text[e.start:e.end]
+            if e.assertion == PRESENT:
+                cells[e.label].append(words)
+            elif e.assertion == "absent":
+                cells[SUMMARY_ABSENT].append(f"{words} ({e.label})")
+            else:
+                cells[SUMMARY_OTHER].append(f"{words} ({e.label}, {e.assertion})")
+        summary.append({"document": d.id, "title": d.title, "reviewed": reviewed,
+                        **{k: "; ".join(dict.fromkeys(v)) or None for k, v in cells.items()}})
+    write_workbook(partial, doc_rows, ent_rows, summary=summary, cancelled=cancelled)
 
 
 @contextmanager
@@ -150,17 +218,14 @@ def _write(repo: Repository, fmt: str, partial: Path, *, reviewed_only: bool,
         if progress is not None and n % 200 == 0:
             progress(n, len(docs))
     if fmt == "xlsx":
-        doc_rows, ent_rows = [], []
-        for d in docs:
-            ents = entities[d.id]
-            doc_rows.append({"document": d.id, "title": d.title, "created": d.created,
-                             "reviewed": "yes" if d.reviewed else "no", "entities": len(ents),
-                             "model version": d.model_version, "text": d.text,
-                             "hidden direction marks": "yes" if has_bidi_controls(d.text) else "no"})
-            ent_rows += [{"document": d.id, "entity text": d.text[e.start:e.end], "type": e.label,
-                          "start": e.start, "end": e.end, "confidence": e.confidence, "source": e.source,
-                          "reviewed": "yes" if d.reviewed else "no"} for e in ents]
-        write_workbook(partial, doc_rows, ent_rows, cancelled=cancelled)
+        sheet = [_SheetDocument(d.id, d.title, d.text, reviewed=d.reviewed, model_version=d.model_version,
+                                metadata=dict(getattr(d, "metadata", None) or {}), created=_excel_time(d.created),
+                                reviewed_at=_excel_time(getattr(d, "reviewed_at", None)),
+                                entities=[_SheetEntity(e.start, e.end, e.label, e.confidence,
+                                                       getattr(e, "assertion", PRESENT), review_status(e))
+                                          for e in entities[d.id]])
+                 for d in docs]
+        _write_xlsx(sheet, partial, cancelled=cancelled)
     else:
         plain = [Document(d.text, [e.span() for e in entities[d.id]], name=d.title,
                           status="annotated" if d.reviewed else "suggested",

@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.storage import StoredDocument
+from engine.storage import StoredDocument, StoredEntity
+
+
+def review_status(entity: StoredEntity) -> str:
+    """What the user sees: a suggestion still to review, one they accepted, or one a person made (the entity
+    table and the Excel export use these words)."""
+    if entity.source == "human":
+        return "manual"
+    return "accepted" if entity.status == "accepted" else "suggested"
+
 
 SORTS = ("created", "title", "confidence", "status", "entities")
 STATUSES = ("all", "unreviewed", "reviewed")

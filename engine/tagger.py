@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from engine.assertion import assert_entities
 from engine.crf import DECODERS, CRFDecoder, mbr_spans, spans_to_path
 from engine.model_config import ModelConfig
 from engine.progress import IsCancelled, Progress, check_cancelled
@@ -60,8 +61,11 @@ class Tagger:
 
     def tag_many(self, texts: Sequence[str], *, progress: Progress | None = None,
                  cancelled: IsCancelled | None = None) -> list[list[Entity]]:
+        """Entities of each text, each with its assertion (absent, possible...) from the rules file."""
         words = [split_words(t) for t in texts]
-        return self.tag_words(words, progress=progress, cancelled=cancelled)
+        found = self.tag_words(words, progress=progress, cancelled=cancelled)
+        # every path from text to suggestions (import, paste, re-tag, extract) passes here, so it is done once
+        return [assert_entities(text, entities) for text, entities in zip(texts, found)]
 
     def tag_words(self, documents: Sequence[Sequence[Word]], *, progress: Progress | None = None,
                   cancelled: IsCancelled | None = None) -> list[list[Entity]]:

@@ -35,7 +35,7 @@ def test_extract_writes_jsonl_and_reports_bad_files(tmp_path):
     xlsx = tmp_path / "out.xlsx"
     assert run("-m", "app", "extract", str(good), "-o", str(xlsx)).returncode == 0
     from openpyxl import load_workbook
-    types = [row[2] for row in load_workbook(xlsx)["Entities"].iter_rows(min_row=2, values_only=True)]
+    types = [row[3] for row in load_workbook(xlsx)["Entities"].iter_rows(min_row=2, values_only=True)]
     assert "Medicine" in types
 
 

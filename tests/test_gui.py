@@ -161,7 +161,7 @@ def test_export_excel_reads_back(qtbot, window, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.suffix in (".xlsx", ".part")] == ["out.xlsx"]
     wb = load_workbook(path)
     rows = list(wb["Entities"].iter_rows(values_only=True))
-    assert rows[0][:3] == ("document", "entity text", "type") and len(rows) == len(window.entities.rows) + 1
+    assert rows[0][:4] == ("document", "title", "entity text", "type") and len(rows) == len(window.entities.rows) + 1
     assert wb["Documents"]["G2"].value.startswith("=HYPERLINK(1)")
     assert wb["Documents"]["G2"].data_type == "s"
 

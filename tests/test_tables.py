@@ -39,9 +39,9 @@ def test_excel_export_keeps_formula_like_text_as_text(tmp_path):
     write_workbook(path, [{"document": 1, "title": "=cmd", "text": "নাপা খাই"}], entities)
     wb = load_workbook(path)
     ws = wb["Entities"]
-    assert [c.value for c in ws[1]][:3] == ["document", "entity text", "type"]
+    assert [c.value for c in ws[1]][:4] == ["document", "title", "entity text", "type"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref and ws["A1"].font.bold
-    texts = [ws.cell(row=r, column=2) for r in range(2, 2 + len(evil) + 1)]
+    texts = [ws.cell(row=r, column=3) for r in range(2, 2 + len(evil) + 1)]
     # a CR is written as Excel's escape _x000D_ (raw, XML would read it back as nothing); the rest exactly
     assert [c.value for c in texts] == [t.replace("\r", "_x000D_") for t in evil] + ["নাপা"]
     assert all(c.data_type == "s" for c in texts)
@@ -96,7 +96,7 @@ def test_excel_export_keeps_windows_line_ends_so_offsets_stay_right(tmp_path):
     cell = wb["Documents"]["G2"].value
     assert cell.replace("_x000D_", "\r") == text  # Excel's own escape for CR; a raw CR would vanish in the XML
     entity_row = [c.value for c in wb["Entities"][2]]
-    assert entity_row[1] == "জ্বর" and (entity_row[3], entity_row[4]) == (start, start + 4)
+    assert entity_row[2] == "জ্বর" and (entity_row[7], entity_row[8]) == (start, start + 4)
     # our own reader turns the escape back into the stored text
     wb.move_sheet("Documents", offset=-1)
     wb.save(tmp_path / "documents-first.xlsx")

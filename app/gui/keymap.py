@@ -38,6 +38,8 @@ KEYS: tuple[Key, ...] = (
     Key("accept_all", ("Ctrl+Shift+A",), "Accept every suggestion in the document", "Entities"),
     Key("resize", ("Ctrl+R",), "Resize the selected entity to the selected text", "Entities"),
     Key("mark_all", ("M",), "Mark all occurrences of the selected entity's words", "Entities"),
+    Key("cycle_assertion", ("Shift+N",),
+        "Next assertion of the selected finding: present, absent, possible, past, family, hypothetical", "Entities"),
     Key("start_left", ("Alt+Left",), "Grow the selected entity by one word at its start", "Boundaries"),
     Key("end_right", ("Alt+Right",), "Grow the selected entity by one word at its end", "Boundaries"),
     Key("start_right", ("Alt+Shift+Right",), "Shrink the selected entity by one word at its start", "Boundaries"),

@@ -225,6 +225,7 @@ class MainWindow(QMainWindow):
         self._action(edit, "Accept all in document", self.accept_all, key="accept_all")
         self._action(edit, "Resize entity to selection", self.resize_selected, key="resize")
         self._action(edit, "Mark all occurrences", self.mark_all, key="mark_all")
+        self._action(edit, "Next assertion (present, absent…)", self.cycle_assertion, key="cycle_assertion")
         bounds = edit.addMenu("Move a boundary")
         for which in ("start_left", "start_right", "end_left", "end_right"):
             self._action(bounds, keymap.title_for(which), partial(self.nudge_selected, which), key=which)
@@ -576,6 +577,10 @@ class MainWindow(QMainWindow):
     def mark_all(self) -> None:
         if self.view.selected_id is not None:
             self._edit(partial(self.repo.mark_all_occurrences, self.view.selected_id))
+
+    def cycle_assertion(self) -> None:
+        if self.view.selected_id is not None:
+            self._edit(partial(self.repo.cycle_assertion, self.view.selected_id))
 
     def mark_reviewed(self) -> None:
         if self.current_id is None:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
+from engine.review import review_status
 from engine.storage import StoredDocument, StoredEntity
 
 ROOT = QModelIndex()
@@ -73,17 +74,12 @@ class DocumentTableModel(_RecordTableModel):
                 d.entity_count)[index.column()]
 
 
-def review_status(entity: StoredEntity) -> str:
-    """What the user sees: a suggestion still to review, one they accepted, or one a person made."""
-    if entity.source == "human":
-        return "manual"
-    return "accepted" if entity.status == "accepted" else "suggested"
-
-
 class EntityTableModel(_RecordTableModel):
-    COLUMNS = ("Text", "Type", "Conf.", "Status", "Start–End")
+    COLUMNS = ("Text", "Type", "Conf.", "Status", "Assertion", "Start–End")
     TIPS = ("The entity's words", "Its type (a number key changes it)", "The model's confidence (empty: made by hand)",
             "suggested: the model's, not yet checked; accepted: checked; manual: made or changed by a person",
+            "Is the finding there for this patient now: present, absent, possible, past, family or hypothetical"
+            " (Shift+N changes it)",
             "Character offsets in the stored text")
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
@@ -107,4 +103,5 @@ class EntityTableModel(_RecordTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:  # the whole entity, when the column elides it
             return f"{self.text[e.start:e.end]} — {e.label}"
         confidence = "" if e.confidence is None else f"{e.confidence:.2f}"
-        return (self.text[e.start:e.end], e.label, confidence, review_status(e), f"{e.start}–{e.end}")[index.column()]
+        return (self.text[e.start:e.end], e.label, confidence, review_status(e), e.assertion,
+                f"{e.start}–{e.end}")[index.column()]

@@ -236,6 +236,8 @@ class EntityTextView(QTextEdit):
         if e.confidence is not None and e.confidence < LOW_CONFIDENCE and e.status == "suggested":
             fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DashUnderline)
             fmt.setUnderlineColor(QColor("#b00020"))
+        if e.assertion == "absent":  # the patient does not have it: struck through, so no one reads it as found
+            fmt.setFontStrikeOut(True)
         if e.id == self.selected_id:
             fmt.setFontWeight(700)
             fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SingleUnderline)

@@ -9,14 +9,16 @@ annotations ``completions``. Offsets count UTF-16 units and are checked against 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from engine.errors import FormatError
 from engine.formats.healthner import check_json_depth, iter_json_array, json_errors
 from engine.formats.jsonl import metadata_value
 from engine.formats.regions import keep_fitting, place, to_utf16
-from engine.spans import Document, Entity
+from engine.spans import ASSERTIONS, PRESENT, Document, Entity
 
+ASSERTION_CONTROL = "assertion"  # the per-region Choices control holding a finding's assertion
 _TASK_KEYS = {"id", "data", "annotations", "completions", "predictions", "meta", "created_at", "updated_at",
               "inner_id", "total_annotations", "cancelled_annotations", "total_predictions", "comment_count",
               "unresolved_comment_count", "last_comment_updated_at", "project", "updated_by", "file_upload",
@@ -115,12 +117,15 @@ def _regions(results: object, body: str, path: str | Path, line: int, notes: lis
         raise FormatError(path, f'"result" must be a list of labelled regions, got {type(results).__name__}', line)
     entities: list[Entity] = []
     other: dict[str, int] = {}
+    asserted = _assertions(results)
     for result in results:
         if not isinstance(result, dict):
             raise FormatError(path, f"each result must be an object, got {result!r}", line)
         kind, value = result.get("type"), result.get("value")
         if kind is None and not (isinstance(value, dict) and "start" in value):
             continue
+        if kind == "choices" and result.get("from_name") == ASSERTION_CONTROL and result.get("id") in asserted:
+            continue  # read with its region below
         if kind not in (None, "labels"):
             if isinstance(kind, str) and not (isinstance(value, dict) and "labels" in value):
                 other[kind] = other.get(kind, 0) + 1  # choices, relations, text areas...
@@ -133,10 +138,23 @@ def _regions(results: object, body: str, path: str | Path, line: int, notes: lis
         region_score = result.get("score", score)  # a region's own score, else its prediction's
         confidence = float(region_score) if isinstance(region_score, (int, float)) \
             and not isinstance(region_score, bool) and 0 <= region_score <= 1 else None
-        entities.extend(_labels(value, body, path, line, notes, confidence))
+        found = _labels(value, body, path, line, notes, confidence)
+        assertion = asserted.get(result.get("id"))
+        entities.extend(replace(e, assertion=assertion) if assertion else e for e in found)
     for kind, count in sorted(other.items()):
         notes.append(f"line {line}: {count} result(s) of type {kind!r} not imported (only entity spans are)")
     return entities
+
+
+def _assertions(results: list) -> dict[str, str]:
+    """Region id -> assertion, from the per-region ``<Choices name="assertion" perRegion="true">`` results."""
+    out = {}
+    for r in results:
+        if isinstance(r, dict) and r.get("type") == "choices" and r.get("from_name") == ASSERTION_CONTROL:
+            choices = r.get("value", {}).get("choices") if isinstance(r.get("value"), dict) else None
+            if isinstance(choices, list) and choices and choices[0] in ASSERTIONS and isinstance(r.get("id"), str):
+                out[r["id"]] = choices[0]
+    return out
 
 
 def _labels(value: dict, body: str, path: str | Path, line: int, notes: list[str],
@@ -180,6 +198,21 @@ def _min_document(item: dict, path: str | Path, line: int) -> Document:
                     metadata=metadata, notes=notes + overlap_notes)
 
 
+def _assertion_result(region: dict, e: Entity) -> dict:
+    """The region's assertion as Label Studio stores a per-region choice: same id, same span."""
+    return {"id": region["id"], "from_name": ASSERTION_CONTROL, "to_name": "text", "type": "choices",
+            "value": {k: region["value"][k] for k in ("start", "end", "text")} | {"choices": [e.assertion]}}
+
+
+def _results(doc: Document, ents: list[Entity], *, with_score: bool) -> list[dict]:
+    out = []
+    for n, e in enumerate(ents):
+        out.append(_result(doc, e, n, with_score=with_score))
+        if e.assertion != PRESENT:  # present is the default: a task without choices reads back the same
+            out.append(_assertion_result(out[-1], e))
+    return out
+
+
 def _result(doc: Document, e: Entity, n: int, *, with_score: bool) -> dict:
     start, end = to_utf16(doc.text, e.start, e.end)
     out = {"id": f"e{n}", "from_name": "label", "to_name": "text", "type": "labels",
@@ -193,7 +226,9 @@ def dumps(docs: list[Document], *, model_version: str = "") -> str:
     """Label Studio tasks: reviewed entities as an annotation, suggestions as a prediction with scores.
 
     Title and metadata go in ``data`` (Label Studio shows them beside the text); the labelling config that
-    reads them is ``<Labels name="label" toName="text">`` over ``<Text name="text" value="$text"/>``.
+    reads them is ``<Labels name="label" toName="text">`` over ``<Text name="text" value="$text"/>``, with
+    ``<Choices name="assertion" toName="text" perRegion="true">`` (present, absent, possible, past, family,
+    hypothetical) for the assertion of a finding that is not simply present.
     """
     tasks = []
     for doc in docs:
@@ -203,11 +238,11 @@ def dumps(docs: list[Document], *, model_version: str = "") -> str:
         task: dict = {"data": data, "annotations": [], "predictions": []}
         ents = sorted(doc.entities, key=lambda e: e.start)
         if doc.status == "annotated":
-            task["annotations"].append({"result": [_result(doc, e, n, with_score=False) for n, e in enumerate(ents)],
+            task["annotations"].append({"result": _results(doc, ents, with_score=False),
                                         "ground_truth": True, "was_cancelled": False})
         elif ents:
             scores = [e.confidence for e in ents if e.confidence is not None]
-            prediction: dict = {"result": [_result(doc, e, n, with_score=True) for n, e in enumerate(ents)],
+            prediction: dict = {"result": _results(doc, ents, with_score=True),
                                 "model_version": model_version or "bangla-meder"}
             if scores:
                 prediction["score"] = round(min(scores), 4)

@@ -15,6 +15,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from engine.errors import FormatError, OperationCancelled
@@ -383,25 +384,45 @@ class _CancellableFile:
         return getattr(self._raw, name)
 
 
-def write_workbook(path: str | Path, documents: list[dict], entities: list[dict], *,
-                   cancelled: Callable[[], bool] | None = None) -> None:
-    """Sheets "Entities" and "Documents", bold frozen headers, autofilter, sized columns.
+# The app's Excel export, defined here once: the sheets, their first columns, and which columns wrap.
+# "Documents" with "title" and "text" is also what the reader above recognises as the app's own export.
+ENTITY_COLUMNS = ("document", "title", "entity text", "type", "assertion", "status", "confidence", "start", "end",
+                  "reviewed")
+DOCUMENT_COLUMNS = ("document", "title", "created", "reviewed", "entities", "model version", "text",
+                    "hidden direction marks", "reviewed at")  # then one column per metadata key
+SUMMARY_COLUMNS = ("document", "title", "reviewed")  # then one column per entity type, then ABSENT and OTHER
+SUMMARY_ABSENT = "Absent"
+SUMMARY_OTHER = "Possible, past, family or hypothetical"
+EXCEL_DATE_FORMAT = "yyyy-mm-dd hh:mm"
+_WIDE = 80  # characters: a wrapped note reads as a paragraph
+_WRAPPED = {"Documents": {"text"}, "Summary": None}  # None: every column after SUMMARY_COLUMNS
 
+
+def write_workbook(path: str | Path, documents: list[dict], entities: list[dict], *, summary: list[dict] = (),
+                   cancelled: Callable[[], bool] | None = None) -> None:
+    """Sheets "Entities", "Documents" and (given ``summary`` rows) "Summary": bold frozen headers, autofilter,
+    sized columns. Each sheet's columns are its fixed ones above, then any other keys of its rows in the order
+    first seen (the Documents sheet's metadata, the Summary sheet's entity types).
+
+    Cells are top-aligned and long texts wrapped, so a note ending in a line break still shows its first lines
+    (bottom-aligned, LibreOffice shows only the empty last one); ``datetime`` values are real dates.
     ``cancelled()`` is checked every few hundred rows and while the file is written.
     """
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
+    top, wrap = Alignment(vertical="top"), Alignment(vertical="top", wrap_text=True)
     wb = Workbook()
-    sheets = [("Entities", ["document", "entity text", "type", "start", "end", "confidence", "source", "reviewed"],
-               entities),
-              ("Documents", ["document", "title", "created", "reviewed", "entities", "model version", "text",
-                             "hidden direction marks"],
-               documents)]
-    for index, (name, columns, rows) in enumerate(sheets):
+    sheets = [("Entities", ENTITY_COLUMNS, entities), ("Documents", DOCUMENT_COLUMNS, documents)]
+    if summary:
+        sheets.append(("Summary", SUMMARY_COLUMNS, summary))
+    for index, (name, fixed, rows) in enumerate(sheets):
         ws = wb.active if index == 0 else wb.create_sheet()
         ws.title = name
+        columns = _columns(fixed, rows)
+        wrapped = _WRAPPED.get(name, set())
+        wrapped = set(columns[len(fixed):]) if wrapped is None else wrapped
         ws.append(columns)
         for cell in ws[1]:
             cell.font = Font(bold=True)
@@ -412,12 +433,15 @@ def write_workbook(path: str | Path, documents: list[dict], entities: list[dict]
             for c, key in enumerate(columns, start=1):
                 value, quote = safe_cell(row.get(key))
                 cell = ws.cell(row=r, column=c, value=value)
+                cell.alignment = wrap if key in wrapped else top
                 if quote:
                     cell.data_type = "s"
                     cell.quotePrefix = True
+                elif isinstance(value, datetime):
+                    cell.number_format = EXCEL_DATE_FORMAT
                 widths[c - 1] = max(widths[c - 1], min(60, len(str(value)) if value is not None else 0))
-        for c, width in enumerate(widths, start=1):
-            ws.column_dimensions[get_column_letter(c)].width = width + 2
+        for c, (key, width) in enumerate(zip(columns, widths, strict=True), start=1):
+            ws.column_dimensions[get_column_letter(c)].width = _WIDE if key in wrapped and width >= 40 else width + 2
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = ws.dimensions
     if cancelled is None:
@@ -425,3 +449,9 @@ def write_workbook(path: str | Path, documents: list[dict], entities: list[dict]
         return
     with open(path, "wb") as raw:
         wb.save(_CancellableFile(raw, cancelled))
+
+
+def _columns(fixed: tuple[str, ...], rows: list[dict]) -> list[str]:
+    """``fixed``, then every other key of ``rows`` in the order first seen."""
+    extra = dict.fromkeys(k for row in rows for k in row if k not in fixed)
+    return [*fixed, *extra]

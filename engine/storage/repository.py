@@ -19,8 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
+from engine.assertion import Rules, load_rules
 from engine.errors import MederError, StorageError
-from engine.spans import Entity
+from engine.spans import ASSERTIONS, PRESENT, Entity
 from engine.storage.rules import EditRefused, check_spans, human_row, nudge, occurrences, overlapping, snap
 from engine.storage.schema import (
     MIGRATIONS,
@@ -60,9 +61,10 @@ class StoredEntity:
     status: str  # "suggested" | "accepted"
     confidence: float | None
     model_version: str
+    assertion: str = PRESENT  # absent, possible, past, family, hypothetical: see engine.assertion
 
     def span(self) -> Entity:
-        return Entity(self.start, self.end, self.label, self.confidence)
+        return Entity(self.start, self.end, self.label, self.confidence, self.assertion)
 
 
 @dataclass(frozen=True)
@@ -255,11 +257,11 @@ class Repository:
                 doc_id = cur.lastrowid
                 check_spans(doc.text, doc.entities)
                 db.executemany(
-                    "INSERT INTO entities (document_id, start, end, label, source, status, confidence, model_version)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO entities (document_id, start, end, label, source, status, confidence, model_version,"
+                    " assertion) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(doc_id, e.start, e.end, e.label, origin, status,
-                      e.confidence if origin == "model" else None, model_version if origin == "model" else "")
-                     for e in doc.entities])
+                      e.confidence if origin == "model" else None, model_version if origin == "model" else "",
+                      e.assertion) for e in doc.entities])
                 ids.append(doc_id)
         return StoredBatch(ids, duplicates)
 
@@ -336,10 +338,11 @@ class Repository:
                 db.execute("DELETE FROM entities WHERE id = ?", (e.id,))
             after = []
             for row in add:
+                row = {"assertion": PRESENT} | row
                 cur = db.execute(
-                    "INSERT INTO entities (document_id, start, end, label, source, status, confidence, model_version)"
-                    " VALUES (:document_id, :start, :end, :label, :source, :status, :confidence, :model_version)",
-                    row)
+                    "INSERT INTO entities (document_id, start, end, label, source, status, confidence, model_version,"
+                    " assertion) VALUES (:document_id, :start, :end, :label, :source, :status, :confidence,"
+                    " :model_version, :assertion)", row)
                 after.append(dict(row, id=cur.lastrowid))
             before_state = {"entities": [asdict(e) for e in remove], "reviewed": bool(doc["reviewed"]),
                             "reviewed_at": doc["reviewed_at"]}
@@ -366,8 +369,20 @@ class Repository:
 
     def relabel(self, entity_id: int, label: str) -> Change:
         e = self.entity(entity_id)
-        row = human_row(e.document_id, e.start, e.end, label)
+        row = human_row(e.document_id, e.start, e.end, label) | {"assertion": e.assertion}
         return self._apply(e.document_id, f"change to {label}", [e], [row])
+
+    def cycle_assertion(self, entity_id: int, rules: Rules | None = None) -> Change:
+        """Give the entity the next assertion (present → absent → possible → past → family → hypothetical →
+        present) and accept it, as a relabel does, so re-tagging never overwrites the correction."""
+        e = self.entity(entity_id)
+        rules = rules or load_rules()
+        if not rules.carries(e.label):
+            raise EditRefused(f"{e.label} entities carry no assertion (the assertion rules name the types that do)")
+        current = e.assertion if e.assertion in ASSERTIONS else PRESENT
+        following = ASSERTIONS[(ASSERTIONS.index(current) + 1) % len(ASSERTIONS)]
+        row = {k: v for k, v in asdict(e).items() if k != "id"} | {"status": "accepted", "assertion": following}
+        return self._apply(e.document_id, f"mark {following}", [e], [row])
 
     def resize(self, entity_id: int, start: int, end: int) -> Change:
         e = self.entity(entity_id)
@@ -376,7 +391,7 @@ class Repository:
         clashes = [x for x in self.entities(e.document_id) if x.id != e.id and x.start < span[1] and span[0] < x.end]
         if clashes:
             raise EditRefused("the new boundaries overlap another entity")
-        row = dict(human_row(e.document_id, span[0], span[1], e.label))
+        row = human_row(e.document_id, span[0], span[1], e.label) | {"assertion": e.assertion}
         return self._apply(e.document_id, "resize", [e], [row])
 
     def delete(self, entity_id: int) -> Change:
@@ -413,7 +428,7 @@ class Repository:
         if any(x.id != e.id for x in clashes):
             names = ", ".join(f"“{doc.text[x.start:x.end]}” ({x.label})" for x in clashes if x.id != e.id)
             raise EditRefused(f"the entity would overlap {names}")
-        row = human_row(e.document_id, start, end, e.label)
+        row = human_row(e.document_id, start, end, e.label) | {"assertion": e.assertion}
         return self._apply(e.document_id, "move a boundary", [e], [row])
 
     def set_reviewed(self, document_id: int, reviewed: bool = True) -> Change | None:
@@ -509,10 +524,11 @@ class Repository:
             added = []
             for state in news:
                 for row in state["entities"]:
+                    row = {"assertion": PRESENT} | row  # history recorded before schema 6 has none
                     db.execute(
                         "INSERT INTO entities (id, document_id, start, end, label, source, status, confidence,"
-                        " model_version) VALUES (:id, :document_id, :start, :end, :label, :source, :status,"
-                        " :confidence, :model_version)", row)
+                        " model_version, assertion) VALUES (:id, :document_id, :start, :end, :label, :source,"
+                        " :status, :confidence, :model_version, :assertion)", row)
                     added.append(row["id"])
                 _restore_review(db, state)
                 _write_document_fields(db, state["document_id"], state)
@@ -557,11 +573,11 @@ class Repository:
                         continue
                     row = {"document_id": document_id, "start": e.start, "end": e.end, "label": e.label,
                            "source": "model", "status": "suggested", "confidence": e.confidence,
-                           "model_version": model_version}
+                           "model_version": model_version, "assertion": e.assertion}
                     cur = db.execute(
                         "INSERT INTO entities (document_id, start, end, label, source, status, confidence,"
-                        " model_version) VALUES (:document_id, :start, :end, :label, :source, :status,"
-                        " :confidence, :model_version)", row)
+                        " model_version, assertion) VALUES (:document_id, :start, :end, :label, :source, :status,"
+                        " :confidence, :model_version, :assertion)", row)
                     rows.append(row | {"id": cur.lastrowid})
                 db.executemany("DELETE FROM entities WHERE id = ?", [(e.id,) for e in old])
                 db.execute("UPDATE documents SET model_version = ? WHERE id = ?", (model_version, document_id))

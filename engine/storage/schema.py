@@ -12,7 +12,7 @@ from urllib.parse import quote
 from engine.atomic import PRIVATE_FILE, PRIVATE_FOLDER
 from engine.errors import StorageError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE documents (
@@ -95,6 +95,10 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE documents ADD COLUMN deleted_at TEXT;
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE INDEX documents_by_length ON documents(length(text));
+    """,
+    # Whether each finding is there for this patient now (engine/assertion.py): absent, possible, past...
+    6: """
+    ALTER TABLE entities ADD COLUMN assertion TEXT NOT NULL DEFAULT 'present';
     """,
 }
 
