@@ -238,6 +238,8 @@ class EntityTextView(QTextEdit):
             fmt.setUnderlineColor(QColor("#b00020"))
         if e.assertion == "absent":  # the patient does not have it: struck through, so no one reads it as found
             fmt.setFontStrikeOut(True)
+            # in Bangla the strike line falls on the headline (মাত্রা) and is easy to miss: grey the letters too
+            fmt.setForeground(QColor("#6b6b6b"))
         if e.id == self.selected_id:
             fmt.setFontWeight(700)
             fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SingleUnderline)
