@@ -220,3 +220,14 @@ def test_importing_the_same_text_again_skips_it(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: "already stored" in window.statusBar().currentMessage(), timeout=20000)
     assert "1 document(s) were already stored and were skipped" in window.statusBar().currentMessage()
     assert window.repo.counts()["documents"] == 5
+
+
+def test_legend_labels_say_their_key(qtbot, window):
+    from PySide6.QtWidgets import QLabel
+
+    key = keymap.keys_for("label")[window.types.index("Symptom")]
+    label = window.legend.findChild(QLabel, "legend_Symptom")
+    assert label is not None and label.isVisible()
+    assert label.toolTip() == (f"Symptom — press {key} to mark the selection as Symptom, "
+                               "or to change the selected entity's type")
+    assert f"{key}&nbsp;Symptom" in label.text()

@@ -132,9 +132,11 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.document_table)
         lay.addWidget(self.details)
 
-        self.legend = QLabel()
-        self.legend.setTextFormat(Qt.TextFormat.RichText)
-        self.legend.setWordWrap(True)
+        self.legend = QWidget()  # one label per entity type (each with its key in a tooltip), then the key to dashes
+        self.legend.setObjectName("legend")
+        legend_layout = QHBoxLayout(self.legend)
+        legend_layout.setContentsMargins(0, 0, 0, 0)
+        legend_layout.setSpacing(6)
         self.view = EntityTextView()
         self.view.entity_clicked.connect(self._on_entity_clicked)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -278,8 +280,8 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"model {self.model_name or tagger.version}")
         self._refresh_legend()
         self.types_menu.clear()
-        for n, label in enumerate(self.types[:9], start=1):
-            self._action(self.types_menu, label, partial(self.label_key, label), str(n))
+        for key, label in zip(keymap.keys_for("label"), self.types):
+            self._action(self.types_menu, label, partial(self.label_key, label), key)
         self.show_document(self.current_id)
 
     def _on_model_failed(self, message: str) -> None:
@@ -288,11 +290,27 @@ class MainWindow(QMainWindow):
                              "You can still review and export stored documents.")
 
     def _refresh_legend(self) -> None:
+        """One label per type, numbered by its key from the key map, with a tooltip saying what the key does."""
+        layout = self.legend.layout()
+        while layout.count():
+            item = layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
         known = type_colors(self.types)
-        parts = [f'<span style="background:{color_for(t, known)}">&nbsp;{n}&nbsp;{t}&nbsp;</span>'
-                 for n, t in enumerate(self.types, start=1)]
-        self.legend.setText("&nbsp; ".join(parts) + '&nbsp; <span style="text-decoration: underline dashed">'
-                            "dashed</span> = low confidence")
+        keys = keymap.keys_for("label")
+        for n, t in enumerate(self.types):
+            key = keys[n] if n < len(keys) else ""
+            label = QLabel(f'<span style="background:{color_for(t, known)}">&nbsp;{escape(key)}&nbsp;{escape(t)}'
+                           "&nbsp;</span>")
+            label.setTextFormat(Qt.TextFormat.RichText)
+            label.setObjectName(f"legend_{t}")
+            label.setToolTip(f"{t} — press {key} to mark the selection as {t}, or to change the selected entity's type"
+                             if key else f"{t} (no number key: use Edit › Add selection as)")
+            layout.addWidget(label)
+        dashed = QLabel('<span style="text-decoration: underline dashed">dashed</span> = low confidence')
+        dashed.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(dashed)
+        layout.addStretch(1)
 
     # -- showing ----------------------------------------------------------
     def refresh_documents(self) -> None:
