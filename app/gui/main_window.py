@@ -34,6 +34,7 @@ from app.gui import help as help_pages
 from app.gui import keymap
 from app.gui.background import run_in_background
 from app.gui.colors import color_for, type_colors
+from app.gui.flow_layout import FlowLayout
 from app.gui.table_models import DocumentTableModel, EntityTableModel, local_time
 from app.gui.text_view import EntityTextView
 from engine.errors import MederError, StorageError
@@ -134,9 +135,7 @@ class MainWindow(QMainWindow):
 
         self.legend = QWidget()  # one label per entity type (each with its key in a tooltip), then the key to dashes
         self.legend.setObjectName("legend")
-        legend_layout = QHBoxLayout(self.legend)
-        legend_layout.setContentsMargins(0, 0, 0, 0)
-        legend_layout.setSpacing(6)
+        FlowLayout(self.legend)  # wraps: many types never make the text panel wider than the window
         self.view = EntityTextView()
         self.view.entity_clicked.connect(self._on_entity_clicked)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -310,7 +309,6 @@ class MainWindow(QMainWindow):
         dashed = QLabel('<span style="text-decoration: underline dashed">dashed</span> = low confidence')
         dashed.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(dashed)
-        layout.addStretch(1)
 
     # -- showing ----------------------------------------------------------
     def refresh_documents(self) -> None:

@@ -597,7 +597,8 @@ class Repository:
 
     def reviewed_since(self, timestamp: str) -> int:
         """How many documents were marked reviewed after ``timestamp`` (ISO 8601, UTC)."""
-        return self._db.execute("SELECT COUNT(*) FROM documents WHERE reviewed = 1 AND reviewed_at > ?",
+        return self._db.execute("SELECT COUNT(*) FROM documents WHERE reviewed = 1 AND reviewed_at > ?"
+                                " AND deleted_at IS NULL",
                                 (timestamp,)).fetchone()[0]
 
 
