@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+TARGET_MINUTES = {"quick": 20, "full": 90}  # for 200 reviewed documents on 2 cores; the retrain dialog says the same
+TARGET_PEAK_MB = 4096
 DRUG = "মন্টিলুকাস্ট"  # montelukast, written in Bangla: the bundled model misses it in plain contexts
 TRAIN_CONTEXTS = ["শ্বাসকষ্টের জন্য ডাক্তার {} দিয়েছেন ।", "রাতে ঘুমানোর আগে {} খাবেন ।", "আমার ছেলে {} খাচ্ছে ।",
                   "{} খাওয়ার পর কাশি কমেছে ।", "অ্যাজমার জন্য {} চলছে ।", "আমি কি {} বন্ধ করতে পারি ?",
@@ -86,7 +88,10 @@ def main() -> None:
     after = load_tagger(version.student)
     f1_before = evaluate_tagger(before, split.test)["strict_micro_f1"]
     f1_after = evaluate_tagger(after, split.test)["strict_micro_f1"]
-    print(f"preset {args.preset}: {seconds / 60:.1f} min wall, trainer peak memory {peak_mb:.0f} MB")
+    limit_min = TARGET_MINUTES[args.preset]
+    print(f"preset {args.preset}: {seconds / 60:.1f} min wall (target <= {limit_min} min on 2 cores, "
+          f"{'met' if seconds / 60 <= limit_min else 'missed'}), trainer peak memory {peak_mb:.0f} MB "
+          f"(target < {TARGET_PEAK_MB} MB, {'met' if peak_mb < TARGET_PEAK_MB else 'missed'})")
     print(f"verdict: {report.verdict()}")
     print(f"'{DRUG}' found as Medicine in unseen sentences: before {sum(finds_drug(before, p) for p in probes)}"
           f"/{len(probes)}, after {sum(finds_drug(after, p) for p in probes)}/{len(probes)}")

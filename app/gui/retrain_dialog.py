@@ -81,7 +81,7 @@ class RetrainDialog(QDialog):
         self.summary.setWordWrap(True)
         reviewed = self._refresh_summary()
         self.preset = QComboBox()
-        self.preset.addItem("Quick (about 10–20 minutes)", "quick")
+        self.preset.addItem("Quick (minutes; at most 20 for 200 reviewed documents)", "quick")
         self.preset.addItem("Full (up to 90 minutes; use with base data)", "full")
         self.base = QLineEdit(placeholderText="optional: folder with Bangla-HealthNER .json files")
         browse = QPushButton("Browse…")
