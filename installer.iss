@@ -4,7 +4,14 @@
 ; uninstalling.
 
 #define AppName "Bangla MedER"
-#define AppVersion "0.1.0"
+; The version lives in pyproject.toml only. Its [project] `version = "x.y.z"` reads as an INI entry (Windows
+; drops the quotes); `iscc /DAppVersion=x.y.z installer.iss` overrides it.
+#ifndef AppVersion
+  #define AppVersion ReadIni(AddBackslash(SourcePath) + "pyproject.toml", "project", "version", "")
+#endif
+#if AppVersion == ""
+  #error "no version found in pyproject.toml's [project] section"
+#endif
 
 [Setup]
 AppId={{6C1B7D0E-6F55-4B8B-9F0A-0B4C1B5E2D11}

@@ -1,24 +1,100 @@
-"""Strict exact-boundary scores with seqeval (IOB2), plus seqeval's default mode.
+"""Entity scores in the project's own code: strict IOB2 (exact boundaries), and lenient as the app reads tags.
 
 Strict F1 counts an entity found with one word too many as both a miss and a
 false alarm. :func:`error_breakdown` says how often that is what happened, so
 boundary disagreements can be told apart from entities the model did not see.
+
+The figures equal seqeval's (``mode="strict", scheme=IOB2``, and its default mode for lenient) to the last
+bit, which tests/test_strict_metrics.py checks; seqeval itself would pull scipy and scikit-learn into the bundle.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from seqeval.metrics import classification_report, f1_score
-from seqeval.scheme import IOB2
+from dataclasses import dataclass
 
-from engine.spans import Entity, tags_to_entities
+import numpy as np
+
+from engine.spans import Entity, parse_tag, tags_to_entities
 from engine.text import Word
 
 ERROR_KINDS = ("exact", "boundary", "wrong_type", "missed", "spurious")
 
 
+def strict_entities(tags: list[str]) -> list[Entity]:
+    """Entities over word indices, strict IOB2: ``B-X`` then ``I-X``s; an ``I-`` that continues nothing is no entity."""
+    entities: list[Entity] = []
+    start, label = -1, None
+    for i, tag in enumerate(tags):
+        prefix, kind = parse_tag(tag)
+        if prefix == "I" and kind == label:
+            continue
+        if label is not None:
+            entities.append(Entity(start, i, label))
+        start, label = (i, kind) if prefix == "B" else (-1, None)
+    if label is not None:
+        entities.append(Entity(start, len(tags), label))
+    return entities
+
+
+def _entities(tags: list[str]) -> list[Entity]:
+    """Entities over word indices as the app reads them (a stray ``I-X`` opens one); ``[start, end)`` counts words."""
+    return tags_to_entities([Word("", i, i + 1) for i in range(len(tags))], tags)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Precision, recall and F1 (0 where undefined), and the number of gold entities."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """Per entity type (every type found in gold or predicted), micro and macro averages; unrounded."""
+
+    per_class: dict[str, Scores]
+    micro: Scores
+    macro: Scores
+
+
+def _prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
+    # the same operations, in the same order, as seqeval's: equal to the last bit
+    precision = tp / n_pred if n_pred else 0.0
+    recall = tp / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def classification_report(gold: list[list[str]], predicted: list[list[str]], *, strict: bool = True) -> Report:
+    """Entity-level scores: strict IOB2 (``strict=True``) or lenient, where a stray ``I-X`` opens an entity."""
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold sequences but {len(predicted)} predicted")
+    read = strict_entities if strict else _entities
+    counts: dict[str, list[int]] = {}  # type -> [exact matches, predicted, gold]
+    for n, (g_tags, p_tags) in enumerate(zip(gold, predicted)):
+        if len(g_tags) != len(p_tags):
+            raise ValueError(f"sequence {n}: {len(g_tags)} gold tags but {len(p_tags)} predicted")
+        g, p = set(read(g_tags)), set(read(p_tags))
+        for e in g & p:
+            counts.setdefault(e.label, [0, 0, 0])[0] += 1
+        for e in p:
+            counts.setdefault(e.label, [0, 0, 0])[1] += 1
+        for e in g:
+            counts.setdefault(e.label, [0, 0, 0])[2] += 1
+    per_class = {label: Scores(*_prf(*c), support=c[2]) for label, c in sorted(counts.items())}
+    tp, n_pred, n_gold = (sum(c[k] for c in counts.values()) for k in range(3))
+    rows = list(per_class.values())
+    # numpy's mean, like seqeval's: its pairwise sum rounds differently from a plain sum from 8 types up
+    macro = Scores(*(float(np.mean([getattr(r, f) for r in rows])) if rows else 0.0
+                     for f in ("precision", "recall", "f1")), support=n_gold)
+    return Report(per_class, Scores(*_prf(tp, n_pred, n_gold), support=n_gold), macro)
+
+
 def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
-    """The evaluation JSON: strict micro/macro F1, lenient micro F1, per class, n_samples."""
+    """The evaluation JSON: strict micro/macro F1, lenient micro F1, per class (strict), n_samples."""
     if len(gold) != len(predicted):
         raise ValueError(f"{len(gold)} gold sequences but {len(predicted)} predicted")
     pairs = [(g, p) for g, p in zip(gold, predicted) if g]
@@ -26,26 +102,20 @@ def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
     predicted = [p for _, p in pairs]
     if not any(t != "O" for seq in gold for t in seq):
         raise ValueError("the evaluation data has no entities")
-    strict = {"mode": "strict", "scheme": IOB2}
-    report = classification_report(gold, predicted, output_dict=True, zero_division=0, **strict)
+    strict = classification_report(gold, predicted)
     per_class = {
-        k: {"precision": round(float(v["precision"]), 4), "recall": round(float(v["recall"]), 4),
-            "f1": round(float(v["f1-score"]), 4), "support": int(v["support"])}
-        for k, v in report.items() if not k.endswith(" avg")
+        k: {"precision": round(v.precision, 4), "recall": round(v.recall, 4), "f1": round(v.f1, 4),
+            "support": v.support}
+        for k, v in strict.per_class.items()
     }
     return {
-        "strict_micro_f1": round(float(f1_score(gold, predicted, average="micro", zero_division=0, **strict)), 4),
-        "strict_macro_f1": round(float(f1_score(gold, predicted, average="macro", zero_division=0, **strict)), 4),
-        "lenient_micro_f1": round(float(f1_score(gold, predicted, average="micro", zero_division=0)), 4),
+        "strict_micro_f1": round(strict.micro.f1, 4),
+        "strict_macro_f1": round(strict.macro.f1, 4),
+        "lenient_micro_f1": round(classification_report(gold, predicted, strict=False).micro.f1, 4),
         "per_class": per_class,
         "n_samples": len(gold),
         **error_breakdown(gold, predicted),
     }
-
-
-def _entities(tags: list[str]) -> list[Entity]:
-    """Entities over word indices: ``[start, end)`` counts words."""
-    return tags_to_entities([Word("", i, i + 1) for i in range(len(tags))], tags)
 
 
 def error_breakdown(gold: list[list[str]], predicted: list[list[str]]) -> dict:
@@ -67,11 +137,9 @@ def error_breakdown(gold: list[list[str]], predicted: list[list[str]]) -> dict:
         return errors.setdefault(label, dict.fromkeys(ERROR_KINDS, 0))
 
     found = n_gold = right = n_pred = 0
-    per_document = []  # (exact matches, predicted, gold) per document
     for g_tags, p_tags in zip(gold, predicted):
         g, p = _entities(g_tags), _entities(p_tags)
         exact = set(p)
-        per_document.append((len(exact.intersection(g)), len(p), len(g)))
         for e in g:
             same = [q for q in p if q.overlaps(e) and q.label == e.label]
             kind = ("exact" if e in exact else "boundary" if same
@@ -86,7 +154,7 @@ def error_breakdown(gold: list[list[str]], predicted: list[list[str]]) -> dict:
         n_pred += len(p)
     precision, recall = right / max(n_pred, 1), found / max(n_gold, 1)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"overlap_micro_f1": round(f1, 4), "strict_micro_f1_ci95": bootstrap_ci(np.array(per_document)),
+    return {"overlap_micro_f1": round(f1, 4), "strict_micro_f1_ci95": bootstrap_ci(document_counts(gold, predicted)),
             "corrections_per_100": corrections_per_100(errors), "errors": dict(sorted(errors.items()))}
 
 
@@ -101,10 +169,10 @@ def corrections_per_100(errors: dict[str, dict[str, int]]) -> float:
 
 
 def document_counts(gold: list[list[str]], predicted: list[list[str]]) -> np.ndarray:
-    """(documents, 3): exact matches, predicted entities, gold entities of each document."""
+    """(documents, 3): exact matches, predicted entities, gold entities of each document (strict IOB2)."""
     rows = []
     for g_tags, p_tags in zip(gold, predicted, strict=True):
-        g, p = set(_entities(g_tags)), _entities(p_tags)
+        g, p = set(strict_entities(g_tags)), strict_entities(p_tags)
         rows.append((len(g.intersection(p)), len(p), len(g)))
     return np.array(rows, dtype=np.int64).reshape(-1, 3)
 

@@ -97,7 +97,7 @@ def model_card(report: dict, work: Path) -> str:
         "Bangla-HealthNER (subset: `healthner-a.json` + `healthner-b.json`), split together with a fixed seed",
         f"(seed {teacher_cfg['training'].get('seed')}; identical texts kept in one part): train {s['train']},"
         f" dev {s['dev']}, test {s['test']} documents. Dev picks the best epoch; all figures below are on test.", "",
-        "## Metrics (test part, seqeval strict IOB2 unless noted)", "",
+        "## Metrics (test part, strict IOB2 as seqeval scores it, unless noted)", "",
         "| model | strict micro-F1 | strict macro-F1 | lenient micro-F1 | overlap micro-F1 | corrections per 100 |",
         "|---|---|---|---|---|---|",
     ]

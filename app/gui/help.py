@@ -67,7 +67,7 @@ def model_card_summary(model_dir: Path | None) -> str:
 def about_dialog(parent: QWidget, *, model_version: str, model_dir: Path | None) -> QDialog:
     html = (f"<h3>Bangla MedER {escape(__version__)}</h3>"
             "<p>Finds medical entities in Bangla clinical text, offline. Every suggestion is a suggestion: "
-            "strict micro-F1 is about 0.50 on held-out data.</p>"
+            "strict micro-F1 is about 0.53 on held-out data.</p>"
             f"<p><b>Model</b>: {escape(model_version or 'not loaded')}"
             f"{' (' + escape(str(model_dir)) + ')' if model_dir else ''}</p>"
             f"<h4>Model card</h4>{model_card_summary(model_dir)}"
@@ -76,5 +76,8 @@ def about_dialog(parent: QWidget, *, model_version: str, model_dir: Path | None)
             "non-commercial, share-alike terms.</li>"
             "<li>Base encoder: multilingual-e5-small (MIT).</li>"
             "<li>Noto Sans Bengali font: SIL Open Font License 1.1.</li>"
-            "<li>Qt for Python (PySide6): LGPLv3. ONNX Runtime: MIT. openpyxl: MIT.</li></ul>")
+            "<li>Qt for Python (PySide6): LGPLv3. ONNX Runtime: MIT. openpyxl: MIT. PyTorch, NumPy: BSD. "
+            "tokenizers, transformers: Apache-2.0.</li>"
+            "<li>The app's code: MIT (the <tt>LICENSE</tt> file). The full notices, and how to relink Qt, are in "
+            "the <tt>licenses</tt> folder of the installation.</li></ul>")
     return _page(parent, "About Bangla MedER", html, "help_about")
