@@ -60,7 +60,7 @@ class ModelVersion:
 class ModelRegistry:
     def __init__(self, models_dir: str | Path, bundled_dir: str | Path) -> None:
         self.dir = Path(models_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(mode=atomic.PRIVATE_FOLDER, parents=True, exist_ok=True)  # beside patient notes: private
         self.bundled_dir = Path(bundled_dir)  # model_assets/
         # what the app should tell the user (a chosen model it could not use); see take_notices
         self.notices: list[str] = []

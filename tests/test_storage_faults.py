@@ -194,3 +194,16 @@ def test_the_data_folder_is_private_and_an_uncreatable_one_is_a_clear_error(tmp_
         data_dir(tmp_path / "file" / "data")
     assert data_dir(tmp_path / "elsewhere", create=False) == tmp_path / "elsewhere"
     assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_the_retrained_models_folder_is_private(tmp_path):
+    from app.paths import install_root
+    from engine.model_registry import ModelRegistry
+
+    old = os.umask(0o022)
+    try:
+        registry = ModelRegistry(tmp_path / "data" / "models", install_root() / "model_assets")
+    finally:
+        os.umask(old)
+    assert registry.dir.stat().st_mode & 0o777 == 0o700
