@@ -39,10 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("files", nargs="+", type=Path)
     ex.add_argument("-o", "--output", type=Path, help=".xlsx, .jsonl or .conll (default: print)")
     ex.add_argument("--text-column", help="column with the text in .csv/.xlsx files (default: guessed)")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --version and --help end here, even where nothing else could run
+    from app.startup_checks import EXIT_MISSING_LIBRARIES, EXIT_NOT_A_CHECKOUT, not_a_checkout, window_problem
+
+    if problem := not_a_checkout():
+        print(problem, file=sys.stderr)
+        return EXIT_NOT_A_CHECKOUT
     if args.list_backups or args.restore_backup:
         return _backups(args)
     if not args.selftest and args.command is None:
+        if problem := window_problem():  # before Qt loads its platform plugin: a failure there aborts the process
+            print(problem, file=sys.stderr)
+            return EXIT_MISSING_LIBRARIES
         from app.gui.application import run_gui
 
         return run_gui(data_dir=args.data_dir, model_dir=args.model)

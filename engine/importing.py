@@ -29,7 +29,7 @@ ALL_SUFFIXES = TEXT_SUFFIXES + TABLE_SUFFIXES + ANNOTATED_SUFFIXES
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 __all__ = ["MAX_DOCUMENT_CHARS", "FileReport", "ImportBatch", "ImportReport", "PendingDocument", "TableChoice",
-           "check_document", "import_files", "read_file", "storable", "table_columns"]
+           "check_document", "import_files", "is_annotated_file", "read_file", "storable", "table_columns"]
 
 
 @dataclass
@@ -126,7 +126,7 @@ def read_file(path: Path, *, text_column: str | int | None = None, sheet: str | 
     if not path.is_file():
         raise FormatError(path, "no such file")
     size = path.stat().st_size
-    if size == 0:
+    if size == 0 and suffix != ".ann":  # an empty .ann: a BRAT document without annotations
         raise FormatError(path, "the file is empty")
     if suffix in OFFICE_SUFFIXES:
         kind = "a spreadsheet" if suffix in (".ods", ".xls") else "a word-processor document"
@@ -134,11 +134,7 @@ def read_file(path: Path, *, text_column: str | int | None = None, sheet: str | 
         raise FormatError(path, f"{suffix} files ({kind}) cannot be read; open it in LibreOffice or Excel and "
                                 f"save it as {target} (File › Save As), then import that file")
     source, name = storable(str(path)), storable(path.name)
-    annotated = suffix in ANNOTATED_SUFFIXES or suffix == ".xmi"
-    if not annotated and suffix in (".txt", ".tsv") and size <= MAX_FILE_BYTES:
-        head = read_text_file(path) if size <= MAX_DOCUMENT_BYTES or suffix == ".tsv" else ""
-        annotated = refused_format(head, path) is not None or detect(path, head) is not None
-    if annotated:
+    if is_annotated_file(path):
         if size > MAX_FILE_BYTES:
             raise FormatError(path, f"the file is {size / 1e6:.0f} MB; an annotated file can be at most "
                                     f"{MAX_FILE_BYTES / 1e6:.0f} MB. Split it into smaller files")
@@ -160,6 +156,21 @@ def read_file(path: Path, *, text_column: str | int | None = None, sheet: str | 
     for doc in docs:
         check_document(doc)
     return docs
+
+
+def is_annotated_file(path: Path) -> bool:
+    """Whether :func:`read_file` reads ``path`` as an annotated file (or refuses it as one), not as text or a table:
+    by its name, or for a ``.txt``/``.tsv`` or an unknown suffix (``eng.testb``) by its content (CoNLL columns).
+    Raises :class:`FormatError`/``OSError`` when such a file cannot be read."""
+    suffix = path.suffix.lower()
+    if suffix in ANNOTATED_SUFFIXES or suffix == ".xmi":
+        return True
+    size = path.stat().st_size
+    # .txt/.tsv and unknown suffixes (corpora's eng.testb, NER-de-dev...) may hold CoNLL columns
+    if (suffix in ALL_SUFFIXES and suffix not in (".txt", ".tsv")) or size > MAX_FILE_BYTES:
+        return False
+    head = read_text_file(path) if size <= MAX_DOCUMENT_BYTES or suffix == ".tsv" else ""
+    return refused_format(head, path) is not None or detect(path, head) is not None
 
 
 def _pending(d: Document, default_title: str, source: str) -> PendingDocument:
@@ -275,6 +286,10 @@ def import_files(paths: Sequence[Path], tagger: Tagger | None, *, text_column: s
                 continue
             seen_pairs.add(pair)
         batch.report.files.append(report)
+        companion = _brat_companion(path, paths)
+        if companion is not None:  # a whole unzipped BRAT export chosen: the manifest is read with its pairs
+            report.skipped.append(companion)
+            continue
         choice = (choices or {}).get(path, TableChoice(text_column))
         file_notes: list[str] = []
         try:
@@ -315,6 +330,16 @@ def import_files(paths: Sequence[Path], tagger: Tagger | None, *, text_column: s
         else:
             report.suggestions += len(doc.entities)
     return batch
+
+
+def _brat_companion(path: Path, paths: Sequence[Path]) -> str | None:
+    """Why ``path`` (our BRAT manifest, brat's annotation.conf) is no document, when pairs beside it are chosen too."""
+    from engine.formats import brat
+
+    note = brat.companion_note(path)
+    if note is None or not any(Path(p).parent == path.parent and _brat_pair(Path(p)) is not None for p in paths):
+        return None
+    return note
 
 
 def _brat_pair(path: Path) -> Path | None:

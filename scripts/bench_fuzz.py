@@ -115,7 +115,8 @@ def time_healthner(megabytes: int = 50) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=2100, help="inputs in all (split evenly over the 7 formats)")
+    parser.add_argument("--count", type=int, default=2100,
+                        help="inputs in all (split evenly over the formats of tests/import_mutants.py)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before an input counts as a hang")
     parser.add_argument("--skip-healthner", action="store_true", help="skip timing the 50 MB HealthNER file")

@@ -19,9 +19,13 @@ from engine.storage import Repository
 
 NOTES = ["রোগী: করিম\nবয়স: ৪৫ বছর", "তিন দিন ধরে জ্বর ও মাথা ব্যথা", "নাপা ৫০০ মিগ্রা দিনে ৩ বার খাবেন",
          "Patient has fever, cough; Napa 500 mg"]
-FORMATS = ("txt", "csv", "xlsx", "healthner", "labelstudio", "doccano", "conll", "prodigy", "conll_spaces")
+FORMATS = ("txt", "csv", "xlsx", "healthner", "labelstudio", "doccano", "conll", "prodigy", "conll_spaces", "brat")
 SUFFIX = {"txt": ".txt", "csv": ".csv", "xlsx": ".xlsx", "healthner": ".json", "labelstudio": ".json",
-          "doccano": ".jsonl", "conll": ".conll", "prodigy": ".jsonl", "conll_spaces": ".txt"}
+          "doccano": ".jsonl", "conll": ".conll", "prodigy": ".jsonl", "conll_spaces": ".txt", "brat": ".ann"}
+# the text of the BRAT pair: check_import writes it beside each mutant .ann (only the .ann is mutated)
+BRAT_TEXT = "রোগীর জ্বর ও মাথা ব্যথা, নাপা খাবেন"
+BRAT_ANN = ("T1\tSymptom 6 10\tজ্বর\nT2\tSymptom 13 23\tমাথা ব্যথা\nT3\tMedicine 25 29\tনাপা\n"
+            "R1\tTreats Arg1:T3 Arg2:T1\nA1\tAssertion T2 absent\n#1\tAnnotatorNotes T1\tসকালে\n")
 UNEXPECTED = "Please report this file's problem"  # what import_files says when a reader failed in a way it didn't plan
 
 
@@ -80,6 +84,8 @@ def seed_file(fmt: str) -> bytes:
                            for d in _healthner()).encode() + b"\n"
     if fmt == "prodigy":
         return "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in _prodigy()).encode()
+    if fmt == "brat":
+        return BRAT_ANN.encode()
     if fmt == "conll_spaces":  # CoNLL-2003 columns in a .txt, found by content
         return b"-DOCSTART- -X- -X- O\n\n" + "\n\n".join(
             "\n".join(f"{t} NN _ {g}" for t, g in zip(d["text"].split(), d["labels"])) for d in _healthner()
@@ -162,6 +168,17 @@ def _json_value(data: bytes, rng: random.Random, *, offsets: bool) -> bytes:
     return "\n".join(lines).encode("utf-8", "surrogatepass")
 
 
+def _brat_offsets(data: bytes, rng: random.Random) -> bytes:
+    """Change one number of a BRAT .ann (an offset, or a T id's digits), or join/split fragments."""
+    text = data.decode("utf-8", "replace")
+    numbers = list(re.finditer(r"\d+", text))
+    if not numbers or rng.random() < 0.2:
+        return text.replace(" ", rng.choice([";", " 0;", "\t", "  "]), 1).encode()
+    m = rng.choice(numbers)
+    value = rng.choice([0, 1, int(m.group()) + rng.choice([-3, -1, 1, 2, 50]), 10**12, 36, 37])
+    return (text[:m.start()] + str(max(value, 0)) + text[m.end():]).encode()
+
+
 def _bad_label(data: bytes, rng: random.Random) -> bytes:
     text = data.decode("utf-8", "replace")
     names = re.findall(r"Symptom|Medicine|Dosage", text)
@@ -211,6 +228,8 @@ def mutate(fmt: str, data: bytes, rng: random.Random) -> tuple[str, bytes]:
                     ("bad label", _bad_label)] * 2
     if fmt in ("conll", "conll_spaces"):
         textual += [("bad label", _bad_label)] * 2
+    if fmt == "brat":
+        textual += [("bad offsets", _brat_offsets)] * 3 + [("bad label", _bad_label)] * 2
     if fmt == "xlsx":
         textual = [("flip", _flip), ("truncate", _truncate)] + [("bad xml part", _xlsx_part)] * 6
     name, fn = rng.choice(textual)
@@ -262,7 +281,16 @@ def _stated_spans(fmt: str, data: bytes, index: int) -> Counter | None:
     if fmt == "prodigy":
         rows = [json.loads(line) for line in text.split("\n") if line.strip()]
         item = [r for r in rows if r.get("answer") not in ("reject", "ignore")][index]
-        return Counter((x["label"], " ".join(item["text"][x["start"]:x["end"]].split())) for x in item["spans"])
+        return Counter((x["label"], " ".join(item["text"][x["start"]:x["end"]].split())) for x in item.get("spans") or [])
+    if fmt == "brat":  # the first fragment of each T line (the reader's rule), in the text beside it
+        found = Counter()
+        for line in text.split("\n"):
+            parts = line.rstrip("\r").split("\t")
+            if line.startswith("T") and len(parts) >= 2:
+                label, _, offsets = parts[1].partition(" ")
+                start, end = (int(x) for x in offsets.split(";")[0].split())
+                found[(label, " ".join(BRAT_TEXT[start:end].split()))] += 1
+        return found
     if fmt == "labelstudio":
         task = json.loads(text)[index]
         annotations = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
@@ -280,7 +308,14 @@ def check_import(path: Path, fmt: str, data: bytes, good: list[Path], repo: Repo
 
     Raises :class:`Wrong` for a broken rule; any other exception escaping is a crash.
     """
-    batch = import_files([good[0], path, good[1]], None)
+    companion = path.with_suffix(".txt") if fmt == "brat" else None
+    if companion is not None:
+        companion.write_text(BRAT_TEXT, encoding="utf-8")
+    try:
+        batch = import_files([good[0], path, good[1]], None)
+    finally:
+        if companion is not None:
+            companion.unlink()
     sources = [Path(d.source).name for d in batch.documents]
     if not sources or sources[0] != good[0].name or sources[-1] != good[1].name:
         raise Wrong(f"the good files' documents are missing: {sources} {batch.errors}")
@@ -313,9 +348,13 @@ def _check_stored(repo: Repository, doc_id: int, title: str, fmt: str, data: byt
         if not (0 <= e.start < e.end <= len(text)) or not span or span != span.strip():
             raise Wrong(f"{title}: stored span [{e.start}, {e.end}) {span!r} is not trimmed text")
     match = re.search(r" #(\d+)$", title)
-    if match is None or not title.startswith(path.name):
+    if fmt == "brat":  # one document a pair, titled by the file stem
+        index = 0 if title == path.stem else None
+    else:
+        index = int(match.group(1)) - 1 if match is not None and title.startswith(path.name) else None
+    if index is None:
         return
-    stated = _stated_spans(fmt, data, int(match.group(1)) - 1)
+    stated = _stated_spans(fmt, data, index)
     found = Counter((e.label, " ".join(text[e.start:e.end].split())) for e in stored)
     if stated is not None and partial and not found - stated and found != stated:
         return

@@ -306,8 +306,8 @@ def test_a_failing_file_name_in_an_error_is_storable(tmp_path):
 # -- the window -----------------------------------------------------------------------------------------
 
 def test_window_imports_a_batch_with_a_damaged_table_and_lists_the_errors(qtbot, tmp_path, monkeypatch):
-    """The "which column?" question reads the table off the UI thread; damaged files become a list."""
-    from PySide6.QtWidgets import QInputDialog, QMessageBox
+    """The "which sheet and column?" dialog reads the tables off the UI thread; damaged files become a list."""
+    from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox
 
     from app.gui.main_window import MainWindow
     from app.paths import install_root
@@ -320,25 +320,38 @@ def test_window_imports_a_batch_with_a_damaged_table_and_lists_the_errors(qtbot,
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 1000 + "]" * 1000, encoding="utf-8")
     first, last = good_files(tmp_path)
-    asked, warnings = [], []
-    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(
-        lambda parent, title, label, items, current, editable: (asked.append((label, items, current)),
-                                                                (items[current], True))[1]))
+    warnings = []
+
+    def answer_choices():
+        qtbot.waitUntil(lambda: window.import_choices_dialog is not None
+                        and window.import_choices_dialog.isVisible(), timeout=20000)
+        dialog, window.import_choices_dialog = window.import_choices_dialog, None
+        rows = []  # per file: its column names and the one chosen, or why it cannot be read
+        for n in range(len(dialog.rows)):
+            column, problem = dialog.findChild(QComboBox, f"column_{n}"), dialog.findChild(QLabel, f"problem_{n}")
+            rows.append(problem.text() if problem is not None
+                        else ([column.itemText(i) for i in range(column.count())], column.currentIndex()))
+        dialog.accept()
+        return rows
+
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text: warnings.append(text)))
     repo = Repository(tmp_path / "meder.sqlite3")
     window = MainWindow(repo, ModelRegistry(tmp_path / "models", install_root() / "model_assets"))
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.tagger is not None, timeout=20000)
     window.import_files([first, table, damaged, deep, last])
+    [table_row, damaged_row] = answer_choices()
+    assert table_row == (["id", "note"], 1)
+    assert damaged_row.startswith("cannot be read: not a readable .xlsx workbook")
     qtbot.waitUntil(lambda: bool(warnings), timeout=30000)
-    assert asked == [("Which column of notes.csv holds the text?", ["id", "note"], 1)]
     titles = sorted(d.title for d in repo.documents())
     assert titles == sorted(["good-first", "good-last.jsonl #1", "notes.csv row 2", "notes.csv row 3"])
     assert "2 file(s) could not be read" in warnings[0]
     assert "• " + str(damaged) + ": not a readable .xlsx workbook" in warnings[0]
     assert "• " + str(deep) + ": the JSON is nested more than" in warnings[0]
-    window.import_files([damaged, table])  # the table asked about cannot be read: no question, one error
+    window.import_files([damaged, table])  # the damaged file is only listed: no choice to make for it
+    assert answer_choices()[1] == (["id", "note"], 1)
     qtbot.waitUntil(lambda: len(warnings) == 2, timeout=30000)
-    assert len(asked) == 1 and "1 file(s) could not be read" in warnings[1] and "damaged.xlsx" in warnings[1]
+    assert "1 file(s) could not be read" in warnings[1] and "damaged.xlsx" in warnings[1]
     assert repo.counts()["documents"] == 4  # the table's two rows are already stored: skipped, not doubled
     repo.close()

@@ -209,12 +209,37 @@ def test_brat_import_pairs_discontinuous_overlaps_and_export_round_trip(tmp_path
     [doc] = only(batch, "n1.ann")
     assert spans(doc) == [("মাথা ব্যথা", "Symptom"), ("জ্বর", "Symptom")]
     assert len(batch.report.files) == 1 and len(batch.report.files[0].skipped) == 3
+    # titles with "/", ":", Bangla and a duplicate: safe, numbered file stems; the manifest keeps the real ones
+    sample = _sample() + [Document("জ্বর", [Entity(0, 4, "Symptom")], name="ওয়ার্ড: ৩/বেড", status="annotated"),
+                          Document("কাশি", [], name="bed 2", status="unannotated", metadata={"ward": "৩"})]
     out = tmp_path / "brat.zip"
-    export_documents(_sample(), out)
+    export_documents(sample, out)
+    names = zipfile.ZipFile(out).namelist()
+    assert sorted(n for n in names if n.endswith(".txt")) == ["0001-ward_3_bed_1.txt", "0002-bed_2.txt", "0003.txt",
+                                                               "0004-bed_2.txt"]
+    assert "meder-documents.json" in names and all(n.isascii() for n in names)
     folder = tmp_path / "unzipped"
     zipfile.ZipFile(out).extractall(folder)
     back = [load_documents(p, known_types=TYPES)[0] for p in sorted(folder.glob("*.ann"))]
-    assert [(d.text, spans(d)) for d in back] == [(d.text, spans(d)) for d in _sample()]
+    assert [(d.text, spans(d), d.name, d.metadata, d.status) for d in back] == \
+        [(d.text, spans(d), d.name, d.metadata, d.status) for d in sample]
+    assert [e.confidence for e in back[1].entities] == [0.87, 0.42]  # the model's scores of the suggestions
+    # the whole unzipped folder chosen (pairs, manifest, annotation.conf): each document once, the manifest not one
+    batch = import_files(sorted(folder.iterdir()), None, known_types=TYPES)
+    assert [(d.title, d.origin, d.reviewed, d.needs_tagging) for d in batch.documents] == [
+        ("ward 3 / bed 1", "human", True, False), ("bed 2", "model", False, False),
+        ("ওয়ার্ড: ৩/বেড", "human", True, False), ("bed 2", "model", False, True)]
+    assert batch.errors == [] and [(Path(f.path).name, f.documents, f.skipped) for f in batch.report.files
+                                   if not f.documents] == [
+        ("annotation.conf", 0, ["brat's configuration of the BRAT files beside it (entity types, colours); "
+                                "not a document"]),
+        ("meder-documents.json", 0, ["the titles and review status of the BRAT files beside it, read with them; "
+                                     "not a document"])]
+    # without the manifest: a person's annotation titled by its file name
+    (folder / "meder-documents.json").unlink()
+    [plain] = load_documents(folder / "0002-bed_2.ann", known_types=TYPES)
+    assert (plain.name, plain.status, plain.metadata, spans(plain)) == ("0002-bed_2", "annotated", {}, spans(sample[1]))
+    assert [e.confidence for e in plain.entities] == [None, None]
 
 
 def test_webanno_tsv_and_xmi_are_refused_by_name(tmp_path):

@@ -23,6 +23,11 @@ class Split:
 
 
 def load_dataset(data_dir: str | Path) -> list[Document]:
+    """The annotated documents of the HealthNER ``.json`` files in ``data_dir``.
+
+    Only what a person annotated (``status == "annotated"``) is training data: a model's suggestions and
+    untagged texts in a file (a Label Studio export saved as .json, say) would teach the model its own errors.
+    """
     data_dir = Path(data_dir)
     files = [data_dir / name for name in DATA_FILES if (data_dir / name).is_file()]
     if not files:
@@ -32,6 +37,8 @@ def load_dataset(data_dir: str | Path) -> list[Document]:
     docs = []
     for path in files:
         for doc in load_documents(path):
+            if doc.status != "annotated":
+                continue
             doc.name = f"{path.name}:{doc.line}"
             docs.append(doc)
     return docs

@@ -6,6 +6,7 @@ Widgets hold no domain state: every edit goes to the :class:`Repository`
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import partial
 from html import escape
 from pathlib import Path
@@ -35,24 +36,42 @@ from app.gui import keymap
 from app.gui.background import run_in_background
 from app.gui.colors import color_for, type_colors
 from app.gui.flow_layout import FlowLayout
+from app.gui.import_dialog import ImportChoicesDialog, without_path
 from app.gui.table_models import DocumentTableModel, EntityTableModel, local_time
 from app.gui.text_view import EntityTextView
 from engine.errors import MederError, StorageError
 from engine.exporting import export
+from engine.formats.tables import TableLayout
 from engine.importing import (
     ALL_SUFFIXES,
     MAX_DOCUMENT_CHARS,
     TABLE_SUFFIXES,
     PendingDocument,
+    TableChoice,
     import_files,
-    table_columns,
+    is_annotated_file,
+    table_layout,
 )
 from engine.model_registry import ModelRegistry
+from engine.progress import check_cancelled
 from engine.review import LEAST_CONFIDENT_FIRST, ListView, neighbour, visible
-from engine.storage import Change, NewDocument, Repository, StoredBatch
+from engine.storage import Change, NewDocument, Repository
 from engine.tagger import Tagger
 
 MAX_ERRORS_SHOWN = 30  # files listed in the import report; the rest are counted
+
+
+@dataclass
+class SavedImport:
+    """What storing a batch did: the new documents, those updated from the file, the texts skipped as stored."""
+
+    ids: list[int] = field(default_factory=list)
+    duplicates: int = 0  # un-annotated texts already stored: skipped
+    updated: int = 0  # stored documents given the file's annotations (one undo step)
+    unchanged: int = 0  # stored documents that already were as the file has them
+    stored_twice: int = 0  # matching texts stored more than once (the most recent document was updated)
+    update_change: Change | None = None
+    cancelled: bool = False  # the user chose Cancel: nothing was stored
 
 
 class MainWindow(QMainWindow):
@@ -66,8 +85,10 @@ class MainWindow(QMainWindow):
         self.types: list[str] = []
         self.current_id: int | None = None
         self.list_view = ListView()  # sort and filters of the document list: what the review keys follow
-        # tagged documents the database refused (full disk, locked...): kept for File › Retry saving
-        self.unsaved: list[tuple[list[PendingDocument], str]] = []
+        # tagged documents the database refused (full disk, locked...): kept for File › Retry saving, with their
+        # model version and whether annotated ones update the stored documents of the same text (None: ask)
+        self.unsaved: list[tuple[list[PendingDocument], str, bool | None]] = []
+        self.import_choices_dialog: ImportChoicesDialog | None = None
         self.setWindowTitle("Bangla MedER")
         self.resize(1280, 760)
         self._build_widgets()
@@ -706,40 +727,71 @@ class MainWindow(QMainWindow):
             self.import_files([Path(f) for f in files])
 
     def import_files(self, files: list[Path], text_column: str | None = None) -> None:
-        """Import in the background; for spreadsheets, first ask which column holds the text."""
+        """Import in the background; for spreadsheets, first ask which sheet and column hold the text, per file.
+
+        ``text_column`` names the column of every spreadsheet and asks nothing.
+        """
         tables = [f for f in files if f.suffix.lower() in TABLE_SUFFIXES]
         if not tables or text_column is not None:
             self._start_import(files, text_column)
             return
-        # the header is read off the UI thread, where a damaged file is an error message, not a crash
-        run_in_background(self, lambda progress, cancelled: table_columns(tables[0]), title=None,
-                          on_success=lambda columns: self._ask_text_column(files, tables[0], *columns),
-                          on_failure=lambda message: self._start_import(files, None))  # the batch lists it
 
-    def _start_import(self, files: list[Path], text_column: str | None) -> None:
+        def read_layouts(progress, cancelled) -> dict[Path, TableLayout | str]:
+            # off the UI thread, where a damaged file is a line in the dialog, not a crash or a frozen window
+            layouts: dict[Path, TableLayout | str] = {}
+            for n, path in enumerate(tables):
+                check_cancelled(cancelled)
+                progress(n, len(tables), f"reading {path.name}")
+                try:
+                    if not is_annotated_file(path):  # CoNLL columns in a .tsv are no table to choose from
+                        layouts[path] = table_layout(path)
+                except (MederError, OSError) as exc:
+                    layouts[path] = without_path(str(exc), path)
+            return layouts
+
+        run_in_background(self, read_layouts, title=f"Reading {len(tables)} spreadsheet(s)",
+                          on_success=partial(self._ask_choices, files),
+                          on_failure=lambda m: QMessageBox.warning(self, "Import failed", f"Nothing was imported.\n\n{m}"),
+                          on_cancel=lambda: self.statusBar().showMessage("Import cancelled; nothing was stored", 5000))
+
+    def _ask_choices(self, files: list[Path], layouts: dict[Path, TableLayout | str]) -> None:
+        """One row per spreadsheet: its sheet and text column. Nothing to choose (none readable): import at once."""
+        if not any(isinstance(layout, TableLayout) for layout in layouts.values()):
+            self._start_import(files, None)  # the batch reports the files that cannot be read
+            return
+        dialog = ImportChoicesDialog(self, layouts)
+        self.import_choices_dialog = dialog  # kept: tests and the window find the open dialog here
+        dialog.accepted.connect(lambda: self._start_import(files, None, choices=dialog.choices()))
+        dialog.rejected.connect(lambda: self.statusBar().showMessage(
+            f"Import cancelled; none of the {len(files)} file(s) was imported", 5000))
+        dialog.open()
+
+    def _start_import(self, files: list[Path], text_column: str | None, *,
+                      choices: dict[Path, TableChoice] | None = None) -> None:
         tagger = self.tagger
         run_in_background(
-            self, lambda progress, cancelled: import_files(files, tagger, text_column=text_column,
+            self, lambda progress, cancelled: import_files(files, tagger, text_column=text_column, choices=choices,
                                                            progress=progress, cancelled=cancelled),
             title=f"Importing {len(files)} file(s)", on_success=self._on_imported,
             on_failure=lambda m: QMessageBox.warning(self, "Import failed", f"Nothing was imported.\n\n{m}"),
             on_cancel=lambda: self.statusBar().showMessage("Import cancelled; nothing was stored", 5000))
 
-    def _ask_text_column(self, files: list[Path], path: Path, header: list[str], guess: int) -> None:
-        column, ok = QInputDialog.getItem(self, "Text column", f"Which column of {path.name} holds the text?",
-                                          header, guess, False)
-        if not ok:
-            self.statusBar().showMessage(f"Import cancelled; none of the {len(files)} file(s) was imported", 5000)
-            return
-        self._start_import(files, column)
-
     def _on_imported(self, batch) -> None:
         stored = self._store(batch.documents, model_version=batch.model_version)
+        if stored.cancelled:
+            return
         report = batch.report
         head = report.summary().split("\n\n")[0]
         if stored.duplicates:
             head += f"\n{stored.duplicates} document(s) were already stored and were skipped."
-        if batch.errors or report.skipped:  # never a silent partial import: say what was left out, per file
+        if stored.updated:
+            head += f"\n{stored.updated} document(s) updated from the file (Edit › Undo reverts)."
+        if stored.unchanged:
+            head += f"\n{stored.unchanged} document(s) were already stored as the file has them."
+        if stored.stored_twice:
+            head += (f"\n{stored.stored_twice} of the matching texts are stored more than once; the most recent "
+                     "document was updated.")
+        if batch.errors or report.skipped or stored.stored_twice:  # never a silent partial import: say it per file
             text = head
             if batch.errors:
                 shown = batch.errors[:MAX_ERRORS_SHOWN]
@@ -751,19 +803,62 @@ class MainWindow(QMainWindow):
                 text += "\n\nLeft out of imported files:\n\n" + "\n".join(left_out[:MAX_ERRORS_SHOWN])
             QMessageBox.warning(self, "Import summary", text)
         else:
-            self.statusBar().showMessage(head, 10000)
+            self.statusBar().showMessage(head.replace("\n", " "), 10000)
 
-    def _store(self, pending: list[PendingDocument], model_version: str | None = None) -> StoredBatch:
-        """Store tagged documents; returns what was stored and how many were skipped as already stored.
+    def _ask_update(self, count: int) -> bool | None:
+        """Annotated documents whose text is stored: update those (True), add them as new (False), or cancel (None)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Documents already stored",
+                          f"{count} imported document(s) with annotations have the same text as stored documents.",
+                          parent=self)
+        box.setObjectName("reimport_question")
+        box.setInformativeText("Update those documents: their entities, review status and details become the "
+                               "file's (Edit › Undo reverts it).\nAdd as new documents: the stored ones stay as "
+                               "they are.")
+        update = box.addButton("Update those documents", QMessageBox.ButtonRole.AcceptRole)
+        add = box.addButton("Add as new documents", QMessageBox.ButtonRole.ActionRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        for button, name in ((update, "reimport_update"), (add, "reimport_add"), (cancel, "reimport_cancel")):
+            button.setObjectName(name)
+        box.setDefaultButton(update)
+        box.setEscapeButton(cancel)
+        box.exec()
+        return {update: True, add: False}.get(box.clickedButton())
 
-        If the database refuses them, the user is told and the documents are kept
-        (File › Retry saving) instead of being dropped after all the tagging work.
+    def _store(self, pending: list[PendingDocument], model_version: str | None = None, *,
+               update: bool | None = None) -> SavedImport:
+        """Store tagged or imported documents; returns what was stored, updated and skipped as already stored.
+
+        Annotated documents whose text is already stored update those documents (one undo step) or are added
+        as new ones: ``update`` says which, None asks. If the database refuses them, the user is told and the
+        documents are kept (File › Retry saving) instead of being dropped after all the tagging work.
         """
         version = model_version if model_version is not None else (self.tagger.version if self.tagger else "")
-        ids: list[int] = []
-        duplicates = 0
+        saved = SavedImport()
         remaining = list(pending)
         try:
+            annotated = [d for d in pending if d.origin == "human"]
+            found = self.repo.documents_with_texts(d.text for d in annotated) if annotated else {}
+            matched: dict[str, PendingDocument] = {}
+            for doc in annotated:  # a text twice in the file: the first updates, the second comes in new
+                if doc.text in found:
+                    matched.setdefault(doc.text, doc)
+            if matched and update is None:
+                update = self._ask_update(len(matched))
+                if update is None:
+                    self.statusBar().showMessage(f"Import cancelled; none of the {len(pending)} document(s) was "
+                                                 "stored", 8000)
+                    return SavedImport(cancelled=True)
+            if matched and update:
+                change = self.repo.update_from_import({
+                    found[text][0]: NewDocument(d.title, d.text, d.source, d.entities, metadata=d.metadata,
+                                                reviewed=d.reviewed) for text, d in matched.items()})
+                saved.updated = len(change.documents) if change is not None else 0
+                saved.unchanged = len(matched) - saved.updated
+                saved.stored_twice = sum(len(found[text]) > 1 for text in matched)
+                saved.update_change = change
+                taken = {id(d) for d in matched.values()}
+                remaining = [d for d in remaining if id(d) not in taken]
+                update = False  # what is left is new: a retry must not match it again
             for origin in ("model", "human"):
                 items = [NewDocument(d.title, d.text, d.source, d.entities, metadata=d.metadata, reviewed=d.reviewed)
                          for d in remaining if d.origin == origin]
@@ -772,26 +867,30 @@ class MainWindow(QMainWindow):
                     stored = self.repo.store_batch(items, origin=origin,
                                                    model_version=version if origin == "model" else "",
                                                    skip_duplicates=any(d.source != "clipboard" for d in remaining))
-                    ids += stored.ids
-                    duplicates += stored.duplicates
+                    saved.ids += stored.ids
+                    saved.duplicates += stored.duplicates
                     remaining = [d for d in remaining if d.origin != origin]
         except StorageError as exc:
-            self.unsaved.append((remaining, version))
+            self.unsaved.append((remaining, version, update))
             self._update_retry()
             QMessageBox.warning(self, "Documents not saved",
                                 f"{exc}\n\n{len(remaining)} document(s) were not saved. They are kept until you "
                                 f"quit: File › {self.retry_action.text()} stores them once the problem is solved.")
-        if ids:
-            self.current_id = max(ids)
+        if saved.ids:
+            self.current_id = max(saved.ids)
+        elif saved.update_change is not None and self.current_id not in saved.update_change.documents:
+            self.current_id = saved.update_change.document_id
+        if saved.ids or saved.update_change is not None:
             self.refresh_documents()
-            self.show_document(self.current_id)
-        if ids or duplicates:
-            skipped = f"; {duplicates} already stored, skipped" if duplicates else ""
-            self.statusBar().showMessage(f"Added {len(ids)} document(s){skipped}", 8000)
-        return StoredBatch(ids, duplicates)
+            self.show_document(self.current_id)  # also shows the updated entities and Undo's new text
+        if saved.ids or saved.duplicates or saved.updated:
+            skipped = f"; {saved.duplicates} already stored, skipped" if saved.duplicates else ""
+            updated = f"; {saved.updated} updated (Edit › Undo reverts)" if saved.updated else ""
+            self.statusBar().showMessage(f"Added {len(saved.ids)} document(s){updated}{skipped}", 8000)
+        return saved
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        count = sum(len(docs) for docs, _ in self.unsaved)
+        count = self._unsaved_count()
         if count and QMessageBox.question(
                 self, "Quit without saving?",
                 f"{count} document(s) could not be saved in the database and are only in memory. Quit and lose "
@@ -803,13 +902,17 @@ class MainWindow(QMainWindow):
 
     def retry_unsaved(self) -> None:
         batches, self.unsaved = self.unsaved, []
-        stored = sum(len(self._store(docs, model_version=version).ids) for docs, version in batches)
+        saved = [self._store(docs, model_version=version, update=update) for docs, version, update in batches]
         self._update_retry()
         if not self.unsaved:
-            self.statusBar().showMessage(f"Saved {stored} document(s) that had not been saved", 5000)
+            self.statusBar().showMessage(f"Saved {sum(len(s.ids) + s.updated for s in saved)} document(s) that had "
+                                         "not been saved", 5000)
+
+    def _unsaved_count(self) -> int:
+        return sum(len(docs) for docs, _, _ in self.unsaved)
 
     def _update_retry(self) -> None:
-        count = sum(len(docs) for docs, _ in self.unsaved)
+        count = self._unsaved_count()
         self.retry_action.setText(f"Retry saving {count} document(s)")
         self.retry_action.setVisible(count > 0)
 

@@ -65,12 +65,17 @@ def _looks_like_text(text: str) -> bool:
 
 CONLL_SUFFIXES = (".conll", ".iob", ".bio", ".iob2", ".bioes")
 MAYBE_CONLL_SUFFIXES = (".txt", ".tsv")  # CoNLL when the content says so, else plain text
+# never CoNLL whatever they hold; any other suffix is CoNLL when the content says so (corpora name their
+# files eng.train, eng.testb, NER-de-dev...)
+NOT_CONLL_SUFFIXES = (".md", ".text", ".csv", ".xlsx", ".xmi", ".json", ".jsonl", ".ann")
 
 
 def refused_format(text: str, path: Path) -> str | None:
     """Why a file of a known but unsupported annotation format is refused (None if it is not one)."""
     head = text.lstrip("\ufeff \t\r\n")[:4000]
     export = "export the project from INCEpTION/WebAnno as CoNLL 2002 or as JSON (UIMA CAS JSON is not read either)"
+    if path.name in brat.CONFIG_FILES:
+        return "this is brat's configuration file, not a document; import the .txt/.ann files beside it"
     if head.startswith("#FORMAT=WebAnno TSV"):
         return f"this is a WebAnno TSV file, which this app cannot read; {export}"
     if path.suffix.lower() == ".xmi" or "<xmi:XMI" in head or "http://www.omg.org/XMI" in head:
@@ -80,7 +85,7 @@ def refused_format(text: str, path: Path) -> str | None:
 
 def detect(path: Path, text: str) -> str | None:
     """The annotated format of a file, from its name and content: "conll", "jsonl", "labelstudio",
-    "healthner", "brat", or None for plain text (and unknown suffixes)."""
+    "healthner", "brat", or None for plain text (and unknown suffixes that do not hold CoNLL columns)."""
     suffix = path.suffix.lower()
     if suffix in (".ann", ".txt") and brat.pair(path) is not None:
         return "brat"
@@ -99,6 +104,8 @@ def detect(path: Path, text: str) -> str | None:
                 return "jsonl"  # JSON Lines saved as .json
             return "labelstudio"
         return "healthner" if _healthner_head(stripped, path) else "labelstudio"
+    if suffix not in NOT_CONLL_SUFFIXES and conll.looks_like_conll(text):
+        return "conll"
     return None
 
 
@@ -134,6 +141,9 @@ def load_documents(path: str | Path, *, labels: Collection[str] | None = None, k
     path = Path(path)
     if not path.is_file():
         raise FormatError(path, "no such file")
+    if brat.is_manifest(path):
+        raise FormatError(path, "this is the list of titles and review status of a BRAT export, not a document; "
+                                "import the .txt/.ann files beside it (it is read with them)")
     if path.suffix.lower() == ".ann" and brat.pair(path) is None:
         raise FormatError(path, "a BRAT annotation file needs its text beside it, with the same name and .txt")
     text = read_text_file(path)
@@ -145,7 +155,7 @@ def load_documents(path: str | Path, *, labels: Collection[str] | None = None, k
         text_path, ann_path = brat.pair(path)
         body = text if path == text_path else read_text_file(text_path)
         ann = text if path == ann_path else read_text_file(ann_path)
-        docs = [brat.parse(body, ann, ann_path, name=text_path.stem)]
+        docs = [brat.read_pair(body, ann, text_path=text_path, ann_path=ann_path)]
         _known_underscores(docs, known_types)
     elif kind == "conll":
         docs = conll.parse(text, path, known_types=known_types)

@@ -17,8 +17,8 @@ from engine.formats.regions import keep_fitting, place, to_utf16
 from engine.spans import ASSERTIONS, PRESENT, Document, Entity
 
 # doccano's own bookkeeping, not the clinic's metadata
-_DOCCANO_KEYS = {"text", "data", "label", "labels", "entities", "id", "title", "reviewed", "meta", "Comments",
-                 "comments", "annotation_approver", "relations", "cats"}
+_DOCCANO_KEYS = {"text", "data", "label", "labels", "entities", "annotations", "id", "title", "reviewed", "meta",
+                 "Comments", "comments", "annotation_approver", "relations", "cats"}
 _PRODIGY_KEYS = {"text", "spans", "tokens", "answer", "meta", "relations", "options", "accept", "html", "label"}
 # the fields our Prodigy export puts in "meta" for itself
 _PRODIGY_OWN_META = {"title", "scores", "reviewed"}
@@ -71,8 +71,9 @@ def doccano_document(item: dict, path: str | Path, number: int) -> Document:
     if not isinstance(body, str):
         raise FormatError(path, 'expected an object with a "text" string (doccano JSONL: {"text": ..., '
                                 '"label": [[start, end, type], ...]})', number)
-    # "label" (doccano sequence labelling), "labels" (1.x), or "entities" (relation projects)
-    raw = item.get("label", item.get("labels", item.get("entities", [])))
+    # "label" (doccano sequence labelling), "labels" (1.x), "entities" (relation projects), or "annotations"
+    # (1.x exports: [{"label": 2, "label_name": "ORG", "start_offset": 0, "end_offset": 2, "user": 1}])
+    raw = item.get("label", item.get("labels", item.get("entities", item.get("annotations", []))))
     if not isinstance(raw, list):
         raise FormatError(path, '"label" must be a list of [start, end, type]', number)
     if raw and all(isinstance(x, str) for x in raw):
@@ -81,8 +82,13 @@ def doccano_document(item: dict, path: str | Path, number: int) -> Document:
     entities = []
     for span in raw:
         if isinstance(span, dict):  # doccano's newer export
+            label = span.get("label_name", span.get("label"))
+            if isinstance(label, int) and not isinstance(label, bool):
+                raise FormatError(path, f"the labels are doccano's label numbers ({label}), not their names; export "
+                                        "the project again from doccano (JSONL) so that each label has its name",
+                                  number)
             span = [span.get("start_offset", span.get("start")), span.get("end_offset", span.get("end")),
-                    span.get("label"), {"assertion": span["assertion"]} if "assertion" in span else None]
+                    label, {"assertion": span["assertion"]} if "assertion" in span else None]
         if not (isinstance(span, (list, tuple)) and len(span) >= 3):
             raise FormatError(path, f"a label must be [start, end, type], got {span!r}", number)
         entity = place(body, span[0], span[1], span[2], utf16=True, path=path, line=number)

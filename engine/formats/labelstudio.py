@@ -83,6 +83,10 @@ def task_document(task: dict, path: str | Path, line: int) -> Document:
             notes.append(f"line {line}: {len(live)} annotations; imported {why} (by {who}), not the others")
         entities = _regions(chosen.get("result"), body, path, line, notes, score=None)
         status = "annotated"
+        if not entities and not _has_spans(chosen.get("result")):  # e.g. boxes on the task's image
+            status = "unannotated"
+            notes.append(f"line {line}: the annotation labels no text spans; the text comes in unreviewed, "
+                         "for the model to tag")
     elif predictions:
         chosen = max(enumerate(predictions), key=lambda p: (str(p[1].get("created_at", "")), p[0]))[1]
         if len(predictions) > 1:
@@ -99,6 +103,16 @@ def task_document(task: dict, path: str | Path, line: int) -> Document:
     kept, overlap_notes = keep_fitting(body, entities, where=f"line {line}")
     return Document(body, kept, name=title if isinstance(title, str) else "", line=line, status=status,
                     metadata=metadata, notes=notes + overlap_notes)
+
+
+def _has_spans(results: object) -> bool:
+    """Whether an annotation's results mark text (or nothing at all: a person found no entity), rather than
+    only other things (image boxes, choices): only then is it an entity annotation of the text."""
+    if not isinstance(results, list) or not results:
+        return True
+    return any(isinstance(r, dict) and (r.get("type") in (None, "labels") or
+                                        (isinstance(r.get("value"), dict) and "labels" in r["value"]))
+               for r in results)
 
 
 def _choose(annotations: list[dict]) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -591,6 +591,86 @@ class Repository:
         return Change(touched[0], description, tuple(r["id"] for state in after for r in state["entities"]),
                       documents=tuple(touched))
 
+    def documents_with_texts(self, texts: Iterable[str]) -> dict[str, list[int]]:
+        """The stored documents (not deleted) holding each of ``texts``, newest first; a text stored nowhere is
+        absent. One query per few hundred texts, through the index on the text's length."""
+        wanted = list(dict.fromkeys(texts))
+        found: dict[str, list[int]] = {}
+        for i in range(0, len(wanted), _TEXTS_PER_QUERY):
+            chunk = wanted[i:i + _TEXTS_PER_QUERY]
+            lengths = sorted({len(t) for t in chunk})
+            rows = self._query(
+                f"SELECT id, text FROM documents WHERE deleted_at IS NULL AND length(text) IN"
+                f" ({', '.join('?' * len(lengths))}) AND text IN ({', '.join('?' * len(chunk))}) ORDER BY id DESC",
+                (*lengths, *chunk))
+            for row in rows:
+                found.setdefault(row["text"], []).append(row["id"])
+        return found
+
+    def update_from_import(self, updates: Mapping[int, NewDocument]) -> Change | None:
+        """Give stored documents the entities, review state and metadata of an imported file: one transaction,
+        one undo step.
+
+        ``updates`` maps a stored document's id to the imported document with the same text (see
+        :meth:`documents_with_texts`). Its entities replace the stored ones as a person's (accepted); the document
+        is reviewed or not as the file says; the file's metadata keys win over the stored ones, the others stay;
+        title and source stay. A document already as the file has it is left alone (None if all are). A
+        document deleted, or whose text is not the imported one, refuses the whole update.
+        """
+        before, after, touched, added = [], [], [], []
+        with self._transaction(f"The update of {len(updates)} document(s) from the imported file was not saved") as db:
+            for document_id, doc in updates.items():
+                row = db.execute("SELECT text, reviewed, reviewed_at, metadata, needs_recheck FROM documents"
+                                 " WHERE id = ? AND deleted_at IS NULL", (document_id,)).fetchone()
+                if row is None:
+                    raise EditRefused(f"document {document_id} does not exist (it was deleted)")
+                if row["text"] != doc.text:
+                    raise EditRefused(f"document {document_id} holds another text than the imported one")
+                try:
+                    check_spans(doc.text, doc.entities)
+                except EditRefused as exc:
+                    raise EditRefused(f"the imported entities for document {document_id} are invalid: {exc}") from None
+                rows = [human_row(document_id, e.start, e.end, e.label) | {"assertion": e.assertion}
+                        for e in sorted(doc.entities, key=lambda e: (e.start, e.end))]
+                current = [StoredEntity(**{k: r[k] for k in r.keys()}) for r in db.execute(
+                    "SELECT * FROM entities WHERE document_id = ? ORDER BY start, end", (document_id,))]
+                try:
+                    stored_metadata = json.loads(row["metadata"])
+                except ValueError:
+                    stored_metadata = None
+                merged = (stored_metadata if isinstance(stored_metadata, dict) else {}) | doc.metadata
+                metadata = json.dumps(merged, ensure_ascii=False)
+                same = ([(e.start, e.end, e.label, e.source, e.status, e.assertion) for e in current]
+                        == [(r["start"], r["end"], r["label"], "human", "accepted", r["assertion"]) for r in rows])
+                if same and bool(row["reviewed"]) == doc.reviewed and merged == stored_metadata:
+                    continue  # re-importing the same file twice records nothing
+                db.executemany("DELETE FROM entities WHERE id = ?", [(e.id,) for e in current])
+                new_rows = []
+                for r in rows:
+                    cur = db.execute(
+                        "INSERT INTO entities (document_id, start, end, label, source, status, confidence,"
+                        " model_version, assertion) VALUES (:document_id, :start, :end, :label, :source, :status,"
+                        " :confidence, :model_version, :assertion)", r)
+                    new_rows.append(r | {"id": cur.lastrowid})
+                old_state = {"document_id": document_id, "entities": [asdict(e) for e in current],
+                             "reviewed": bool(row["reviewed"]), "reviewed_at": row["reviewed_at"],
+                             "metadata": row["metadata"], "needs_recheck": row["needs_recheck"]}
+                # the file's review is a new one; reviewed now, the re-check flag of migration 3 has done its job
+                new_state = {"document_id": document_id, "entities": new_rows, "reviewed": doc.reviewed,
+                             "reviewed_at": _now() if doc.reviewed else None, "metadata": metadata,
+                             "needs_recheck": None if doc.reviewed else row["needs_recheck"]}
+                _restore_review(db, new_state)
+                _write_document_fields(db, document_id, new_state)
+                before.append(old_state)
+                after.append(new_state)
+                touched.append(document_id)
+                added += [r["id"] for r in new_rows]
+            if not touched:
+                return None
+            description = f"update {len(touched)} document(s) from an imported file"
+            self._record(db, touched[0], description, {"batch": before}, {"batch": after})
+        return Change(touched[0], description, tuple(added), documents=tuple(touched))
+
     # -- training data ------------------------------------------------------
     def reviewed_documents(self) -> list[tuple[StoredDocument, list[StoredEntity]]]:
         return [(d, self.entities(d.id)) for d in self.documents() if d.reviewed]
@@ -601,6 +681,8 @@ class Repository:
                                 " AND deleted_at IS NULL",
                                 (timestamp,)).fetchone()[0]
 
+
+_TEXTS_PER_QUERY = 400  # two parameters each (length, text): under SQLite's oldest limit of 999
 
 _DOCUMENT_COLUMNS = ("d.*, COUNT(e.id) AS entity_count, MIN(e.confidence) AS min_confidence,"
                      " GROUP_CONCAT(DISTINCT e.label) AS labels")
@@ -630,7 +712,8 @@ def _restore_review(db: sqlite3.Connection, state: dict) -> None:
 
 
 def _write_document_fields(db: sqlite3.Connection, document_id: int, state: dict) -> None:
-    """The document fields an edit state may hold besides entities and review (title, deletion, model)."""
-    for column in ("title", "deleted_at", "model_version"):
+    """The document fields an edit state may hold besides entities and review (title, deletion, model, the
+    metadata as its stored JSON text, the re-check flag)."""
+    for column in ("title", "deleted_at", "model_version", "metadata", "needs_recheck"):
         if column in state:
             db.execute(f"UPDATE documents SET {column} = ? WHERE id = ?", (state[column], document_id))
