@@ -212,3 +212,22 @@ def test_retrain_dialog_cancel_changes_nothing(qtbot, tmp_path, tiny_bundle):
     assert [v.version for v in registry.versions()] == ["bundled"]
     assert not list((tmp_path / "models").glob(".meder-tmp-*"))
     repo.close()
+
+
+def test_types_from_another_tools_file_get_their_own_colours_and_a_legend_entry(qtbot, window, tmp_path):
+    from PySide6.QtWidgets import QLabel
+
+    from app.gui.colors import color_for, type_colors
+
+    conll = tmp_path / "news.conll"
+    conll.write_text("EU\tB-ORG\nrejects\tO\nPeter\tB-PER\nBlackburn\tI-PER\n", encoding="utf-8")
+    window.import_files([conll])
+    qtbot.waitUntil(lambda: window.repo.counts()["documents"] == 1, timeout=20000)
+    known = type_colors(window.types)
+    assert {color_for(t, known) for t in ("ORG", "PER")}.isdisjoint(known.values())  # never a clinical type's colour
+    assert window.legend.findChild(QLabel, "legend_other_ORG") is not None
+    assert window.legend.findChild(QLabel, "legend_other_PER") is not None
+    window.show_document(None)
+    window.show_document(window.repo.documents()[0].id)
+    paste(qtbot, window, NOTE)  # a note with only the model's types: the foreign ones leave the legend
+    qtbot.waitUntil(lambda: window.legend.findChild(QLabel, "legend_other_ORG") is None, timeout=20000)

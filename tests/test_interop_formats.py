@@ -259,6 +259,21 @@ def test_csv_without_header_keeps_the_first_note_and_its_commas(tmp_path):
     assert [d.text for d in only(batch, "notes.csv")] == ["রোগীর জ্বর, কাশি আছে", "নাপা, সেকলো দেওয়া হয়েছে, দিনে ৩ বার"]
 
 
+@pytest.mark.parametrize("content,expected", [
+    # an id, then an unquoted note whose commas happen to cut every row into the same number of pieces
+    ("17,রোগীর পেটে ব্যথা, বমি দুই দিন ধরে, খাবার খেতে পারছেন না\n18,শিশুর বয়স ৫ বছর, জ্বর, কাশি\n",
+     [("রোগীর পেটে ব্যথা, বমি দুই দিন ধরে, খাবার খেতে পারছেন না", {"column 1": "17"}),
+      ("শিশুর বয়স ৫ বছর, জ্বর, কাশি", {"column 1": "18"})]),
+    ("id,note\n1,রোগীর জ্বর, কাশি নেই\nP-2,মাথা ব্যথা, বমি\n3,নাপা খাবেন\n",
+     [("রোগীর জ্বর, কাশি নেই", {"id": "1"}), ("মাথা ব্যথা, বমি", {"id": "P-2"}), ("নাপা খাবেন", {"id": "3"})]),
+    # a first word and a comma is not an id: the whole note stays one text
+    ("রোগী, ৪৫ বছর, জ্বর\nশিশু, ৫ বছর, কাশি\n", [("রোগী, ৪৫ বছর, জ্বর", {}), ("শিশু, ৫ বছর, কাশি", {})]),
+])
+def test_unquoted_notes_after_an_id_are_never_cut_at_their_commas(tmp_path, content, expected):
+    path = write(tmp_path, "ids.csv", content)
+    assert [(d.text, d.metadata) for d in only(import_files([path], None), "ids.csv")] == expected
+
+
 def test_id_column_named_document_is_never_the_text_and_metadata_is_kept(tmp_path):
     path = write(tmp_path, "ward.csv", "document,patient,note\n17,P-1,রোগীর জ্বর আছে\n18,P-2,মাথা ব্যথা\n")
     docs = only(import_files([path], None), "ward.csv")

@@ -15,6 +15,8 @@ def type_colors(types: list[str]) -> dict[str, str]:
 
 
 def color_for(label: str, known: dict[str, str]) -> str:
+    """``label``'s colour; a type from another tool's file (``PER``) takes one the model's types don't use."""
     if label in known:
         return known[label]
-    return PALETTE[int(hashlib.sha1(label.encode()).hexdigest(), 16) % len(PALETTE)]
+    spare = [c for c in PALETTE if c not in known.values()] or PALETTE
+    return spare[int(hashlib.sha1(label.encode()).hexdigest(), 16) % len(spare)]

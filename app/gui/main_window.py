@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.model_dir = model_dir or registry.active().student
         self.tagger: Tagger | None = None
         self.types: list[str] = []
+        self.legend_others: list[str] = []  # the open document's types the model doesn't know, in the legend
         self.current_id: int | None = None
         self.list_view = ListView()  # sort and filters of the document list: what the review keys follow
         # tagged documents the database refused (full disk, locked...): kept for File › Retry saving, with their
@@ -301,7 +302,7 @@ class MainWindow(QMainWindow):
         self.types = tagger.entity_types
         self.view.colors = type_colors(self.types)
         self.model_label.setText(f"model {self.model_name or tagger.version}")
-        self._refresh_legend()
+        self._refresh_legend(self.legend_others)
         self.types_menu.clear()
         for key, label in zip(keymap.keys_for("label"), self.types):
             self._action(self.types_menu, label, partial(self.label_key, label), key)
@@ -312,8 +313,9 @@ class MainWindow(QMainWindow):
         QMessageBox.critical(self, "Model not loaded", f"The entity model could not be loaded:\n\n{message}\n\n"
                              "You can still review and export stored documents.")
 
-    def _refresh_legend(self) -> None:
-        """One label per type, numbered by its key from the key map, with a tooltip saying what the key does."""
+    def _refresh_legend(self, others: list[str] = ()) -> None:
+        """One label per type, numbered by its key from the key map, with a tooltip saying what the key does;
+        then ``others``, the open document's types that the model doesn't know (from another tool's file)."""
         layout = self.legend.layout()
         while layout.count():
             item = layout.takeAt(0)
@@ -329,6 +331,13 @@ class MainWindow(QMainWindow):
             label.setObjectName(f"legend_{t}")
             label.setToolTip(f"{t} — press {key} to mark the selection as {t}, or to change the selected entity's type"
                              if key else f"{t} (no number key: use Edit › Add selection as)")
+            layout.addWidget(label)
+        for t in others:
+            label = QLabel(f'<span style="background:{color_for(t, known)}">&nbsp;{escape(t)}&nbsp;</span>')
+            label.setTextFormat(Qt.TextFormat.RichText)
+            label.setObjectName(f"legend_other_{t}")
+            label.setToolTip(f"{t}: a type from the imported file that the model does not know "
+                             "(kept as it is; select the entity and press a number key to change it to one of the model's types)")
             layout.addWidget(label)
         dashed = QLabel('<span style="text-decoration: underline dashed">dashed</span> = low confidence')
         dashed.setTextFormat(Qt.TextFormat.RichText)
@@ -364,6 +373,10 @@ class MainWindow(QMainWindow):
         ents = self.repo.entities(document_id)
         self.view.show_document(doc.text, ents)
         self.entities.set_rows(doc.text, ents)
+        others = sorted({e.label for e in ents} - set(self.types))
+        if others != self.legend_others:
+            self.legend_others = others
+            self._refresh_legend(others)
         self._refresh_title(doc)
         self._refresh_undo()
         if not self.repo.read_only:
@@ -782,6 +795,9 @@ class MainWindow(QMainWindow):
             return
         report = batch.report
         head = report.summary().split("\n\n")[0]
+        if stored.duplicates or stored.updated or stored.unchanged:  # "Imported 8" alone would hide what happened
+            head = head.replace("Imported ", "Read ", 1)
+            head += f"\n{len(stored.ids)} added as new document(s)."
         if stored.duplicates:
             head += f"\n{stored.duplicates} document(s) were already stored and were skipped."
         if stored.updated:
@@ -804,6 +820,11 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Import summary", text)
         else:
             self.statusBar().showMessage(head.replace("\n", " "), 10000)
+            if stored.updated or stored.duplicates:  # too long for the status bar, and worth reading: say it in a box
+                box = QMessageBox(QMessageBox.Icon.Information, "Import summary", head, parent=self)
+                box.setObjectName("import_summary")
+                box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+                box.open()  # not modal: the user can go on working
 
     def _ask_update(self, count: int) -> bool | None:
         """Annotated documents whose text is stored: update those (True), add them as new (False), or cancel (None)."""

@@ -28,6 +28,9 @@ EXCEL_CR = "_x000D_"  # how Excel stores a carriage return inside a cell's XML
 EXCEL_MAX_ROWS = 1_048_576
 _MAX_RUN_BYTES = 10 * MAX_DOCUMENT_CHARS  # a character takes at most 10 bytes in XML (&#x10FFFF;)
 _LINE_END = re.compile("\r\n|\r|\n")
+_FIRST_COMMA = "first comma"  # see _delimiter
+_WORD_COMMA = re.compile(r"[^\s,]{1,20},.*\S")  # a short field without spaces, a comma, text
+_ID_THEN_TEXT = re.compile(r"(?=[^\s,]*\d)[^\s,]{1,20},.*\S")  # ...with a digit: "17,", "P-101,"
 csv.field_size_limit(MAX_DOCUMENT_CHARS)  # Python's default, 131,072 characters, is less than one document
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")  # what xlsx XML cannot carry
 
@@ -154,7 +157,12 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     if not text.strip():
         raise FormatError(path, "the file is empty")
     # newline="": rows may end in \r\n, \n or a lone \r (Excel for Mac); quoted cells keep theirs
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text, path))
+    delimiter = _delimiter(text, path)
+    if delimiter == _FIRST_COMMA:  # "17,a note, with commas": the id, then the whole note
+        for line, row in enumerate(_LINE_END.split(text.lstrip("\ufeff")), 1):
+            yield line, row.split(",", 1)
+        return
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     line = 1
     try:
         for row in reader:
@@ -171,7 +179,10 @@ def _delimiter(text: str, path: Path | None = None) -> str:
     """The delimiter that splits the first rows into the same number of columns (tab, semicolon, comma).
 
     Notes are full of commas: a one-column file of notes (with or without a header) splits into a
-    different number of pieces on each row, so commas there are text. A ``.tsv`` is tab-separated.
+    different number of pieces on each row, so commas there are text; so are commas followed by a space
+    (spreadsheet programs never write one after the delimiter). Rows that start with an id and a comma
+    followed by such a note (``17,জ্বর, কাশি``, unquoted) split at their first comma only. A ``.tsv`` is
+    tab-separated.
     """
     if path is not None and path.suffix.lower() == ".tsv":
         return "\t"
@@ -185,8 +196,21 @@ def _delimiter(text: str, path: Path | None = None) -> str:
             rows = rows[:-1]  # the sample may cut the last row
         widths = {len(r) for r in rows}
         if len(widths) == 1 and widths.pop() > 1 and (len(rows) > 1 or delimiter in _LINE_END.split(sample)[0]):
+            if delimiter == "," and _commas_in_text(rows):
+                break
             return delimiter
+    lines = [line for line in _LINE_END.split(sample)[:51] if line.strip()]
+    ids = lines[1:] if len(lines) > 1 and not _ID_THEN_TEXT.match(lines[0]) else lines  # the first: a header?
+    if ('"' not in sample and ids and all(_ID_THEN_TEXT.match(line) for line in ids)
+            and all(_WORD_COMMA.match(line) for line in lines)):
+        return _FIRST_COMMA
     return "\x1f"  # one column: a separator that text never holds
+
+
+def _commas_in_text(rows: list[list[str]]) -> bool:
+    """Most cells after the first start with a space: the commas are the notes' own."""
+    cells = [cell for row in rows for cell in row[1:] if cell.strip()]
+    return sum(cell.startswith(" ") for cell in cells) * 2 > len(cells)
 
 
 def check_xlsx_size(path: Path) -> None:
