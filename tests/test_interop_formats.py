@@ -58,6 +58,20 @@ def test_conll_bioes_bilou_io_comments_and_label_studio_columns(tmp_path):
                                         [("a", "Dosage"), ("b c", "Dosage"), ("d e", "Symptom")]]
 
 
+def test_germeval_numbered_tokens_and_nested_column(tmp_path):
+    # GermEval 2014 (written by hand from its description): number, token, outer entity, nested entity
+    path = write(tmp_path, "germeval.tsv", "# http://de.wikipedia.org/wiki/X [2009-10-17]\n"
+                 "1\tin\tO\tO\n2\tStuttgart\tB-LOC\tO\n3\tDeutschen\tB-ORGpart\tB-LOCderiv\n"
+                 "4\tBank\tI-ORGpart\tO\n\n1\tDer\tO\tO\n2\tBerliner\tB-ORG\tB-LOCderiv\n3\tSenat\tI-ORG\tO\n")
+    batch = import_files([path], None)
+    assert [(d.text, spans(d)) for d in only(batch, "germeval.tsv")] == [
+        ("in Stuttgart Deutschen Bank", [("Stuttgart", "LOC"), ("Deutschen Bank", "ORGpart")]),
+        ("Der Berliner Senat", [("Berliner Senat", "ORG")])]
+    assert batch.report.files[0].skipped == [
+        "line 2: 1 nested entity (the last column) not imported; the outer ones are",
+        "line 7: 1 nested entity (the last column) not imported; the outer ones are"]
+
+
 def test_conll_in_txt_and_tsv_is_found_by_content_but_a_note_is_not(tmp_path):
     conll_txt = write(tmp_path, "example.txt", "জ্বর\tB-Symptom\nআছে\tO\n")
     tsv = write(tmp_path, "data.tsv", "জ্বর\tB-Symptom\n")

@@ -3,6 +3,9 @@
 Columns are split on tabs when the line has one (so ``token<TAB>B-Health Condition`` keeps its space),
 else on runs of spaces (``EU NNP B-NP B-ORG``, Label Studio's ``token -X- _ TAG``); the token is the first
 column and the tag the last. ``-DOCSTART-`` lines and ``#`` comments (MultiCoNER's ``# id ...``) are skipped.
+A running number in front of each token (GermEval 2014: ``7<TAB>Stuttgart<TAB>B-LOC<TAB>O``) is not the token;
+there, of two tag columns the first holds the outer entities and the last the nested ones, which are
+counted in the document's notes (a document holds no nested entities).
 IOB1, IOB2, BIOES, BILOU and IO tags are all read, into IOB2 spans.
 
 The writer puts types without spaces (``B-Health_Condition``): whitespace-splitting readers (spaCy's
@@ -62,13 +65,19 @@ def parse(text: str, path: str | Path, *, known_types: Collection[str] = ()) -> 
     docs: list[Document] = []
     tokens: list[str] = []
     tags: list[tuple[str, str | None]] = []
-    first_line = 1
+    first_line, nested, previous_inner = 1, 0, None
+    numbered = _numbered(text)
 
     def close() -> None:
+        nonlocal nested, previous_inner
         if tokens:
             docs.append(_document(tokens, tags, first_line))
+            if nested:
+                docs[-1].notes.append(f"line {first_line}: {nested} nested entit{'y' if nested == 1 else 'ies'} "
+                                      "(the last column) not imported; the outer ones are")
             tokens.clear()
             tags.clear()
+        nested, previous_inner = 0, None
 
     for number, raw in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
         line = raw.strip()
@@ -81,6 +90,12 @@ def parse(text: str, path: str | Path, *, known_types: Collection[str] = ()) -> 
         if len(cols) < 2 or not cols[0]:
             raise FormatError(path, "expected 'token<TAB>tag' (a token and its tag, e.g. 'জ্বর<TAB>B-Symptom')", number)
         token, tag = cols[0], cols[-1]
+        if numbered:
+            token = cols[1]
+            if len(cols) == 4 and _is_tag(cols[2]) and _is_tag(cols[3]):
+                tag, inner = cols[2], cols[3]
+                nested += inner != "O" and (inner[0] in _STARTS or inner[2:] != previous_inner)
+                previous_inner = inner[2:] if inner != "O" else None
         if not _is_tag(tag):
             raise FormatError(path, f"not an IOB2 tag: {tag!r} (expected 'O', or B-, I-, E-, S-, L- or U- "
                                     "and a type: IOB, BIOES or BILOU)", number)
@@ -90,6 +105,24 @@ def parse(text: str, path: str | Path, *, known_types: Collection[str] = ()) -> 
         tags.append(("O", None) if tag == "O" else (tag[0], known.get(tag[2:], tag[2:])))
     close()
     return docs
+
+
+def _numbered(text: str) -> bool:
+    """Every token line starts with its running number in the sentence (1, 2, 3...) and has 3+ columns."""
+    position, seen = 0, 0
+    for raw in text.lstrip("\ufeff").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("-DOCSTART-"):
+            position = 0
+            continue
+        cols = _columns(raw)
+        if line.startswith("#") and not (len(cols) >= 2 and _is_tag(cols[-1])):
+            continue
+        position += 1
+        if len(cols) < 3 or cols[0] != str(position):
+            return False
+        seen += 1
+    return seen > 0
 
 
 def _document(tokens: list[str], tags: list[tuple[str, str | None]], line: int) -> Document:
