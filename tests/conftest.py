@@ -82,3 +82,31 @@ def tiny_bundle(tmp_path_factory, tokenizer_file) -> Path:
     save_model(student, ModelConfig(**{**vars(scfg), "kind": "student"}), tokenizer_file, root / "student")
     write_onnx_folder(student, scfg, tokenizer_file, root / "student-int8")
     return root
+
+
+@pytest.fixture
+def open_window(qtbot):
+    """``open_window(repo, folder)``: the main window on ``repo``, shown, once its bundled model has loaded
+    (retrained models would live in ``folder/models``)."""
+    from app.gui.main_window import MainWindow
+    from app.paths import install_root
+    from engine.model_registry import ModelRegistry
+
+    def open_(repo, folder: Path):
+        w = MainWindow(repo, ModelRegistry(Path(folder) / "models", install_root() / "model_assets"))
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitUntil(lambda: w.tagger is not None, timeout=20000)
+        return w
+
+    return open_
+
+
+@pytest.fixture
+def window(open_window, tmp_path):
+    """The main window on a new database in ``tmp_path``."""
+    from engine.storage import Repository
+
+    repo = Repository(tmp_path / "meder.sqlite3")
+    yield open_window(repo, tmp_path)
+    repo.close()

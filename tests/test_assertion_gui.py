@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from app.gui.main_window import MainWindow
-from app.paths import install_root
-from engine.model_registry import ModelRegistry
 from engine.spans import Entity
 from engine.storage import NewDocument, Repository
 
@@ -14,17 +11,14 @@ TEXT = "জ্বর নেই, মাথা ব্যথা আছে।"
 HEAD = TEXT.index("মাথা ব্যথা")
 
 
-def test_absent_struck_through_and_shift_n_cycles_undoably(qtbot, tmp_path):
+def test_absent_struck_through_and_shift_n_cycles_undoably(open_window, qtbot, tmp_path):
     path = tmp_path / "meder.sqlite3"
     repo = Repository(path)
     repo.add_documents([NewDocument("note", TEXT, entities=[Entity(0, 4, "Symptom", 0.9, "absent"),
                                                             Entity(HEAD, HEAD + 10, "Symptom", 0.8)])],
                        origin="model", model_version="v1")
     repo.close()
-    window = MainWindow(Repository(path), ModelRegistry(tmp_path / "models", install_root() / "model_assets"))
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.tagger is not None, timeout=20000)
+    window = open_window(Repository(path), tmp_path)
     try:
         window.show_document(1)
         assert window.view.format_at(0).fontStrikeOut()

@@ -9,24 +9,11 @@ from openpyxl import Workbook, load_workbook
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QTextCursor
 
-from app.gui.main_window import MainWindow
-from app.paths import install_root
 from engine.errors import ModelError
 from engine.model_registry import BUNDLED, ModelRegistry
 from engine.storage import Repository
 
 NOTE = "রোগীর জ্বর ও মাথা ব্যথা। নাপা ৫০০ মিগ্রা দিনে ৩ বার খেতে বলা হয়েছে।"
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    repo = Repository(tmp_path / "meder.sqlite3")
-    w = MainWindow(repo, ModelRegistry(tmp_path / "models", install_root() / "model_assets"))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.tagger is not None, timeout=20000)
-    yield w
-    repo.close()
 
 
 def paste(qtbot, w, text=NOTE):

@@ -13,9 +13,6 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.gui.application import open_repository, run_gui
-from app.gui.main_window import MainWindow
-from app.paths import install_root
-from engine.model_registry import ModelRegistry
 from engine.spans import Entity
 from engine.storage import Repository
 from tests.test_backup import schema_2_database
@@ -34,19 +31,11 @@ def messages(monkeypatch):
     return seen
 
 
-def open_window(qtbot, repo, tmp_path):
-    w = MainWindow(repo, ModelRegistry(tmp_path / "models", install_root() / "model_assets"))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.tagger is not None, timeout=20000)
-    return w
-
-
-def test_a_failed_edit_is_shown_and_the_view_shows_what_is_stored(qtbot, tmp_path, messages):
+def test_a_failed_edit_is_shown_and_the_view_shows_what_is_stored(open_window, qtbot, tmp_path, messages):
     db = tmp_path / "meder.sqlite3"
     repo = Repository(db, timeout_s=0.1)
     doc = repo.add_documents([("n", NOTE, "paste", [Entity(25, 29, "Medicine", 0.9)])], origin="model")[0]
-    w = open_window(qtbot, repo, tmp_path)
+    w = open_window(repo, tmp_path)
     w.show_document(doc)
     w.view.select_entity(repo.entities(doc)[0].id)
     lock = sqlite3.connect(db, isolation_level=None)
@@ -65,10 +54,10 @@ def test_a_failed_edit_is_shown_and_the_view_shows_what_is_stored(qtbot, tmp_pat
     assert [e.label for e in w.entities.rows] == ["Symptom"]
 
 
-def test_a_paste_the_database_refuses_is_kept_for_retry(qtbot, tmp_path, messages, monkeypatch):
+def test_a_paste_the_database_refuses_is_kept_for_retry(open_window, qtbot, tmp_path, messages, monkeypatch):
     db = tmp_path / "meder.sqlite3"
     repo = Repository(db, timeout_s=0.1)
-    w = open_window(qtbot, repo, tmp_path)
+    w = open_window(repo, tmp_path)
     lock = sqlite3.connect(db, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")
     QGuiApplication.clipboard().setText(NOTE)
@@ -135,10 +124,10 @@ def test_an_empty_database_is_set_aside_only_when_the_user_says_so(qtbot, tmp_pa
     repo.close()
 
 
-def test_the_crlf_migration_is_said_once_at_start(qtbot, tmp_path):
+def test_the_crlf_migration_is_said_once_at_start(open_window, qtbot, tmp_path):
     schema_2_database(tmp_path / "meder.sqlite3")
     repo = Repository(tmp_path / "meder.sqlite3")
-    w = open_window(qtbot, repo, tmp_path)
+    w = open_window(repo, tmp_path)
     box = w.findChild(QMessageBox, "storage_notices")
     assert box is not None and box.isVisible() and "1 document(s) with Windows line ends" in box.text()
     assert repo.notices == []

@@ -9,33 +9,18 @@ from __future__ import annotations
 
 import random
 
-import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QHelpEvent, QTextCursor
 from PySide6.QtWidgets import QApplication, QToolTip
 
-from app.gui.main_window import MainWindow
 from app.gui.text_view import BIDI_MARKERS, MARKER_COLOR, EntityTextView, OffsetMap
-from app.paths import install_root
-from engine.model_registry import ModelRegistry
-from engine.storage import Repository, StoredEntity
+from engine.storage import StoredEntity
 
 CRLF_NOTE = ("রোগী: করিম\r\nবয়স: ৪৫ বছর\r\nসমস্যা: তিন দিন ধরে জ্বর ও মাথা ব্যথা\r\n"
              "ওষুধ: নাপা ৫০০ মিগ্রা দিনে ৩ বার খাবেন\r\n")
 # every way the document can differ, mixed: BOM, CRLF, lone CR, LF, CR CR LF, U+2028/9, astral, bidi, joiners
 MIXED = ("\ufeffজ্বর\r\nনাপা\rকাশি\n😷 ব্যথা\u2028মাথা\u2029\r\r\n𝐀𝐁 ডায়াবেটিস\r\n"
          "\u202e0.5\u202c g র‍্যাব\u200cটা 👍🏽\r\n\r\nশেষ")
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    repo = Repository(tmp_path / "meder.sqlite3")
-    w = MainWindow(repo, ModelRegistry(tmp_path / "models", install_root() / "model_assets"))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.tagger is not None, timeout=20000)
-    yield w
-    repo.close()
 
 
 def qt_chars(view: EntityTextView) -> str:

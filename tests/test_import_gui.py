@@ -11,10 +11,7 @@ from openpyxl import Workbook
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QComboBox, QLabel, QMessageBox, QPushButton
 
-from app.gui.main_window import MainWindow
-from app.paths import install_root
 from engine.exporting import export_documents
-from engine.model_registry import ModelRegistry
 from engine.spans import Document, Entity
 from engine.storage import NewDocument, Repository
 
@@ -23,22 +20,6 @@ NOTES = ["রোগীর জ্বর ও মাথা ব্যথা তি�
          "ডায়াবেটিস আছে, মেটফরমিন চলছে; শ্বাসকষ্ট ও বুকে ব্যথা নিয়ে এসেছেন, ইসিজি করতে বলা হয়েছে।"]
 HEADERLESS = [("1001", "রোগীর পেটে ব্যথা, বমি দুই দিন ধরে, খাবার খেতে পারছেন না"),
               ("1002", "চোখে ঝাপসা দেখেন, রক্তচাপ বেশি, চিকিৎসককে দেখাতে বলা হয়েছে")]
-
-
-def open_window(qtbot, repo, tmp_path) -> MainWindow:
-    w = MainWindow(repo, ModelRegistry(tmp_path / "models", install_root() / "model_assets"))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.tagger is not None, timeout=20000)
-    return w
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    repo = Repository(tmp_path / "meder.sqlite3")
-    w = open_window(qtbot, repo, tmp_path)
-    yield w
-    repo.close()
 
 
 @pytest.fixture
@@ -184,9 +165,9 @@ def labels(repo, text):
     return [e.label for e in repo.entities(doc.id)]
 
 
-def test_reimporting_reviewed_tasks_updates_the_stored_documents_undoably(qtbot, tmp_path, reviewed):
+def test_reimporting_reviewed_tasks_updates_the_stored_documents_undoably(open_window, qtbot, tmp_path, reviewed):
     path, tasks = reviewed
-    window = open_window(qtbot, Repository(path), tmp_path)
+    window = open_window(Repository(path), tmp_path)
     repo = window.repo
     [a] = repo.documents_with_texts([TEXT_A])[TEXT_A]
     old_ids = [e.id for e in repo.entities(a)]
@@ -221,9 +202,9 @@ def labels_of(repo, doc_id):
     return [e.label for e in repo.entities(doc_id)]
 
 
-def test_cancel_at_the_reimport_question_stores_nothing(qtbot, tmp_path, reviewed):
+def test_cancel_at_the_reimport_question_stores_nothing(open_window, qtbot, tmp_path, reviewed):
     path, tasks = reviewed
-    window = open_window(qtbot, Repository(path), tmp_path)
+    window = open_window(Repository(path), tmp_path)
     seen: list[str] = []
     click_when_asked("reimport_cancel", seen)
     window.import_files([tasks])
@@ -234,13 +215,13 @@ def test_cancel_at_the_reimport_question_stores_nothing(qtbot, tmp_path, reviewe
     window.repo.close()
 
 
-def test_an_update_the_database_refuses_is_kept_for_retry(qtbot, tmp_path, reviewed, monkeypatch):
+def test_an_update_the_database_refuses_is_kept_for_retry(open_window, qtbot, tmp_path, reviewed, monkeypatch):
     path, tasks = reviewed
     warnings: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text: warnings.append(text)))
     # closing with unsaved documents asks first; a failing test must not hang on that question
     monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a: QMessageBox.StandardButton.Yes))
-    window = open_window(qtbot, Repository(path, timeout_s=0.1), tmp_path)
+    window = open_window(Repository(path, timeout_s=0.1), tmp_path)
     lock = sqlite3.connect(path, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")  # another program holds the database
     seen: list[str] = []

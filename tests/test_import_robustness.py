@@ -305,13 +305,10 @@ def test_a_failing_file_name_in_an_error_is_storable(tmp_path):
 
 # -- the window -----------------------------------------------------------------------------------------
 
-def test_window_imports_a_batch_with_a_damaged_table_and_lists_the_errors(qtbot, tmp_path, monkeypatch):
+def test_window_imports_a_batch_with_a_damaged_table_and_lists_the_errors(open_window, qtbot, tmp_path, monkeypatch):
     """The "which sheet and column?" dialog reads the tables off the UI thread; damaged files become a list."""
     from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox
 
-    from app.gui.main_window import MainWindow
-    from app.paths import install_root
-    from engine.model_registry import ModelRegistry
 
     table = tmp_path / "notes.csv"
     table.write_text("id,note\n1,রোগীর জ্বর\n2,নাপা খাই\n", encoding="utf-8")
@@ -336,9 +333,7 @@ def test_window_imports_a_batch_with_a_damaged_table_and_lists_the_errors(qtbot,
 
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text: warnings.append(text)))
     repo = Repository(tmp_path / "meder.sqlite3")
-    window = MainWindow(repo, ModelRegistry(tmp_path / "models", install_root() / "model_assets"))
-    qtbot.addWidget(window)
-    qtbot.waitUntil(lambda: window.tagger is not None, timeout=20000)
+    window = open_window(repo, tmp_path)
     window.import_files([first, table, damaged, deep, last])
     [table_row, damaged_row] = answer_choices()
     assert table_row == (["id", "note"], 1)

@@ -8,24 +8,12 @@ from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QApplication
 
 from app.gui import keymap
-from app.gui.main_window import MainWindow
-from app.paths import install_root
 from engine.instance_lock import AlreadyRunning, InstanceLock
-from engine.model_registry import ModelRegistry
 from engine.spans import Entity
 from engine.storage import NewDocument, Repository
 
 TEXT = "মাথা ব্যথা আর জ্বর। নাপা খেলে জ্বর কমে।"
 CTRL, ALT, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.AltModifier, Qt.KeyboardModifier.ShiftModifier
-
-
-def open_window(qtbot, path):
-    repo = Repository(path)
-    w = MainWindow(repo, ModelRegistry(path.parent / "models", install_root() / "model_assets"))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.tagger is not None, timeout=20000)
-    return w
 
 
 @pytest.fixture
@@ -42,8 +30,8 @@ def db(tmp_path):
 
 
 @pytest.fixture
-def window(qtbot, db):
-    w = open_window(qtbot, db)
+def window(open_window, qtbot, db):
+    w = open_window(Repository(db), db.parent)
     yield w
     w.repo.close()
 
@@ -152,8 +140,8 @@ def test_status_is_visible_in_the_text(qtbot, window):
     assert window.view.format_at(0).fontOverline() and not accepted.fontOverline()  # made by a person
 
 
-def test_title_refreshes_after_undo_and_last_document_reopens(qtbot, db, tmp_path):
-    w = open_window(qtbot, db)
+def test_title_refreshes_after_undo_and_last_document_reopens(open_window, qtbot, db, tmp_path):
+    w = open_window(Repository(db), db.parent)
     w.show_document(2)
     w.document_table.setFocus()
     qtbot.keyClick(w.document_table, Qt.Key.Key_Return, CTRL)
@@ -166,7 +154,7 @@ def test_title_refreshes_after_undo_and_last_document_reopens(qtbot, db, tmp_pat
     assert size == w.view.usual_point_size + 1
     w.close()
     w.repo.close()
-    again = open_window(qtbot, db)
+    again = open_window(Repository(db), db.parent)
     assert again.current_id == 2 and again.view.font().pointSize() == size
     qtbot.keyClick(again.view, Qt.Key.Key_0, CTRL)
     assert again.view.font().pointSize() == again.view.usual_point_size

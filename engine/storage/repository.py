@@ -339,11 +339,7 @@ class Repository:
             after = []
             for row in add:
                 row = {"assertion": PRESENT} | row
-                cur = db.execute(
-                    "INSERT INTO entities (document_id, start, end, label, source, status, confidence, model_version,"
-                    " assertion) VALUES (:document_id, :start, :end, :label, :source, :status, :confidence,"
-                    " :model_version, :assertion)", row)
-                after.append(dict(row, id=cur.lastrowid))
+                after.append(_insert_entity(db, row))
             before_state = {"entities": [asdict(e) for e in remove], "reviewed": bool(doc["reviewed"]),
                             "reviewed_at": doc["reviewed_at"]}
             after_state = {"entities": after, "reviewed": bool(doc["reviewed"]), "reviewed_at": doc["reviewed_at"]}
@@ -525,11 +521,7 @@ class Repository:
             for state in news:
                 for row in state["entities"]:
                     row = {"assertion": PRESENT} | row  # history recorded before schema 6 has none
-                    db.execute(
-                        "INSERT INTO entities (id, document_id, start, end, label, source, status, confidence,"
-                        " model_version, assertion) VALUES (:id, :document_id, :start, :end, :label, :source,"
-                        " :status, :confidence, :model_version, :assertion)", row)
-                    added.append(row["id"])
+                    added.append(_insert_entity(db, row)["id"])
                 _restore_review(db, state)
                 _write_document_fields(db, state["document_id"], state)
             db.execute("UPDATE edits SET undone = ? WHERE id = ?", (int(undo), edit["id"]))
@@ -574,11 +566,7 @@ class Repository:
                     row = {"document_id": document_id, "start": e.start, "end": e.end, "label": e.label,
                            "source": "model", "status": "suggested", "confidence": e.confidence,
                            "model_version": model_version, "assertion": e.assertion}
-                    cur = db.execute(
-                        "INSERT INTO entities (document_id, start, end, label, source, status, confidence,"
-                        " model_version, assertion) VALUES (:document_id, :start, :end, :label, :source, :status,"
-                        " :confidence, :model_version, :assertion)", row)
-                    rows.append(row | {"id": cur.lastrowid})
+                    rows.append(_insert_entity(db, row))
                 db.executemany("DELETE FROM entities WHERE id = ?", [(e.id,) for e in old])
                 db.execute("UPDATE documents SET model_version = ? WHERE id = ?", (model_version, document_id))
                 review = {"document_id": document_id, "reviewed": False, "reviewed_at": None}
@@ -645,13 +633,7 @@ class Repository:
                 if same and bool(row["reviewed"]) == doc.reviewed and merged == stored_metadata:
                     continue  # re-importing the same file twice records nothing
                 db.executemany("DELETE FROM entities WHERE id = ?", [(e.id,) for e in current])
-                new_rows = []
-                for r in rows:
-                    cur = db.execute(
-                        "INSERT INTO entities (document_id, start, end, label, source, status, confidence,"
-                        " model_version, assertion) VALUES (:document_id, :start, :end, :label, :source, :status,"
-                        " :confidence, :model_version, :assertion)", r)
-                    new_rows.append(r | {"id": cur.lastrowid})
+                new_rows = [_insert_entity(db, r) for r in rows]
                 old_state = {"document_id": document_id, "entities": [asdict(e) for e in current],
                              "reviewed": bool(row["reviewed"]), "reviewed_at": row["reviewed_at"],
                              "metadata": row["metadata"], "needs_recheck": row["needs_recheck"]}
@@ -680,6 +662,18 @@ class Repository:
         return self._db.execute("SELECT COUNT(*) FROM documents WHERE reviewed = 1 AND reviewed_at > ?"
                                 " AND deleted_at IS NULL",
                                 (timestamp,)).fetchone()[0]
+
+
+_ENTITY_COLUMNS = ("document_id", "start", "end", "label", "source", "status", "confidence", "model_version",
+                   "assertion")
+
+
+def _insert_entity(db: sqlite3.Connection, row: Mapping) -> dict:
+    """Insert one entity row, under its recorded ``id`` when it has one (undo, redo); returns it with its id."""
+    columns = ("id", *_ENTITY_COLUMNS) if row.get("id") is not None else _ENTITY_COLUMNS
+    cur = db.execute(f"INSERT INTO entities ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})",
+                     row)
+    return dict(row) | {"id": cur.lastrowid}
 
 
 _TEXTS_PER_QUERY = 400  # two parameters each (length, text): under SQLite's oldest limit of 999
