@@ -37,8 +37,9 @@ def extract(tagger: Tagger, files: list[Path], out: Path | None, *, text_column:
     print(file=sys.stderr)
     for message in batch.errors:
         print(f"skipped: {message}", file=sys.stderr)
-    for note in batch.report.skipped:
-        print(f"left out: {note}", file=sys.stderr)
+    for report in batch.report.files:  # per file, as the window's import summary says it
+        if report.error is None and report.skipped:
+            print(f"left out: {report.line()}", file=sys.stderr)
     if not batch.documents:
         print("error: nothing to extract", file=sys.stderr)
         return 1

@@ -39,6 +39,15 @@ def test_extract_writes_jsonl_and_reports_bad_files(tmp_path):
     assert "Medicine" in types
 
 
+def test_extract_says_per_file_what_it_left_out(tmp_path):
+    tasks = ROOT / "tests" / "data" / "interop" / "labelstudio" / "text_with_2_predictions.json"
+    result = run("-m", "app", "extract", str(tasks), "-o", str(tmp_path / "out.jsonl"))
+    assert result.returncode == 0, result.stderr
+    assert ("left out: text_with_2_predictions.json: 1 document(s), 0 entities, 0 suggestions; 2 thing(s) left out:\n"
+            "    line 1: 2 predictions; imported the latest (model_version_B) as suggestions\n"
+            "    line 1: 1 result(s) of type 'choices' not imported (only entity spans are)") in result.stderr
+
+
 def test_trainer_evaluate_prints_one_json_object(tmp_path):
     data = [{"text": "নাপা খেলে মাথা ব্যথা কমে", "labels": ["B-Medicine", "O", "B-Symptom", "I-Symptom", "O"]}]
     path = tmp_path / "mini.json"
