@@ -134,7 +134,7 @@ def load_documents(path: str | Path, *, labels: Collection[str] | None = None, k
 
     ``.json``: HealthNER (``[{"text", "labels"}]``), a Label Studio export (or JSON-MIN, or one task);
     ``.jsonl``: doccano, Prodigy; ``.conll``/``.iob``/``.bio`` and CoNLL-looking ``.txt``/``.tsv``: CoNLL;
-    ``.ann`` (or a ``.txt`` beside one): BRAT. ``known_types`` maps ``Health_Condition`` (CoNLL, BRAT) back
+    ``.ann`` (or a ``.txt`` beside one): BRAT. ``known_types`` maps ``Health_Condition`` (in any of them) back
     to ``Health Condition``. File-level notes (examples not imported, and why) are appended to ``notes``.
     If ``labels`` (entity types) is given, an unknown type is an error.
     """
@@ -156,7 +156,6 @@ def load_documents(path: str | Path, *, labels: Collection[str] | None = None, k
         body = text if path == text_path else read_text_file(text_path)
         ann = text if path == ann_path else read_text_file(ann_path)
         docs = [brat.read_pair(body, ann, text_path=text_path, ann_path=ann_path)]
-        _known_underscores(docs, known_types)
     elif kind == "conll":
         docs = conll.parse(text, path, known_types=known_types)
     elif kind == "jsonl":
@@ -168,6 +167,8 @@ def load_documents(path: str | Path, *, labels: Collection[str] | None = None, k
     else:
         raise FormatError(path, f"unknown annotated format {path.suffix!r}; expected one of .json, .jsonl, .conll, "
                                 ".ann (or CoNLL columns in .txt/.tsv)")
+    # our CoNLL and BRAT exports write Health_Condition; doccano, spaCy and Label Studio carry it on from there
+    known_underscores(docs, known_types)
     for doc in docs:  # JSON can carry lone surrogates (\ud83d), which no database or workbook can store
         if _SURROGATE.search(doc.text):
             raise FormatError(path, "the text contains an invalid character (a lone UTF-16 surrogate)", doc.line)
@@ -176,8 +177,11 @@ def load_documents(path: str | Path, *, labels: Collection[str] | None = None, k
     return docs
 
 
-def _known_underscores(docs: list[Document], known_types: Collection[str]) -> None:
+def known_underscores(docs: list[Document], known_types: Collection[str]) -> None:
+    """``Health_Condition`` back to ``Health Condition`` where that is a known type (in place)."""
     known = {t.replace(" ", "_"): t for t in known_types if " " in t}
+    if not known:
+        return
     for doc in docs:
         doc.entities = [Entity(e.start, e.end, known[e.label], e.confidence, e.assertion) if e.label in known else e
                         for e in doc.entities]

@@ -1,8 +1,8 @@
 """CoNLL as people have it: one token per line, columns, a blank line between documents.
 
 Columns are split on tabs when the line has one (so ``token<TAB>B-Health Condition`` keeps its space),
-else on runs of spaces (``EU NNP B-NP B-ORG``, Label Studio's ``token -X- _ TAG``); the token is the first
-column and the tag the last. ``-DOCSTART-`` lines and ``#`` comments (MultiCoNER's ``# id ...``) are skipped.
+else on runs of spaces (``EU NNP B-NP B-ORG``); Label Studio's ``token -X- _ TAG`` keeps a space inside its
+tag (``B-Health Condition``); the token is the first column and the tag the last. ``-DOCSTART-`` lines and ``#`` comments (MultiCoNER's ``# id ...``) are skipped.
 A running number in front of each token (GermEval 2014: ``7<TAB>Stuttgart<TAB>B-LOC<TAB>O``) is not the token;
 there, of two tag columns the first holds the outer entities and the last the nested ones, which are
 counted in the document's notes (a document holds no nested entities).
@@ -29,9 +29,16 @@ _STARTS = "BSU"  # begin a new entity whatever came before
 _ENDS = "ESLU"  # close the entity they are in
 
 
+_LABEL_STUDIO = re.compile(r"^\s*(\S+) -X- _ (\S.*?)\s*$")  # its CoNLL-2003 export: the tag may hold a space
+
+
 def _columns(line: str) -> list[str]:
-    parts = line.split("\t") if "\t" in line else line.split()
-    return [p.strip() for p in parts] if "\t" in line else parts
+    if "\t" in line:
+        return [p.strip() for p in line.split("\t")]
+    found = _LABEL_STUDIO.match(line)
+    if found:  # "কাশি -X- _ B-Health Condition": the tag is everything after the placeholders
+        return [found[1], "-X-", "_", found[2]]
+    return line.split()
 
 
 def _is_tag(tag: str) -> bool:
@@ -156,7 +163,7 @@ def export_words(text: str) -> list[Word]:
     """The words of ``text`` as CoNLL tokens: every non-space character belongs to one.
 
     :func:`engine.text.split_words` leaves out a joiner at a word's edge (``ডায়াবেটিস\\u200c``) and other
-    invisible characters; here each such character joins the token before it (or after it, at the start),
+    invisible characters; here each such character joins the token before it (or, after a space, the one it opens),
     so the written tokens keep all of the text but its spaces.
     """
     words = split_words(text)
@@ -165,9 +172,10 @@ def export_words(text: str) -> list[Word]:
     out: list[Word] = []
     for i, w in enumerate(words):
         start, end = w.start, w.end
-        if i == 0:  # leading invisible characters go with the first word
-            while start > 0 and not text[start - 1].isspace():
-                start -= 1
+        floor = out[-1].end if out else 0
+        # invisible characters after a space (a ZWNJ opening a word) go with the word they open
+        while start > floor and not text[start - 1].isspace():
+            start -= 1
         limit = words[i + 1].start if i + 1 < len(words) else len(text)
         while end < limit and not text[end].isspace():
             end += 1

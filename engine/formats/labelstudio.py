@@ -39,7 +39,39 @@ def parse(text: str, path: str | Path) -> list[Document]:
         with json_errors(path, None):
             task = json.loads(stripped)
         return [_any_task(task, path, 1)]
-    return [_any_task(task, path, line) for line, task in iter_json_array(stripped, path)]
+    rows = [(task, _any_task(task, path, line)) for line, task in iter_json_array(stripped, path)]
+    return _one_per_task(rows)
+
+
+def _one_per_task(rows: list[tuple[object, Document]]) -> list[Document]:
+    """JSON-MIN writes one row per annotation: rows of one task (same id and text) become one document, the
+    latest annotation's, with a note naming the others."""
+    groups: dict[tuple, list[tuple[dict, Document]]] = {}
+    for task, doc in rows:
+        key = _min_key(task, doc)
+        if key is not None:
+            groups.setdefault(key, []).append((task, doc))
+    out: list[Document] = []
+    for task, doc in rows:
+        key = _min_key(task, doc)
+        group = groups.pop(key, None) if key is not None else [(task, doc)]
+        if group is None:
+            continue  # a later row of a task already taken
+        if len(group) > 1:
+            _, (row, doc) = max(enumerate(group), key=lambda p: (
+                p[1][1].status == "annotated", str(p[1][0].get("updated_at") or p[1][0].get("created_at") or ""), p[0]))
+            who = [str(r.get("annotator")) for r, _ in group]
+            doc.notes.append(f"line {doc.line}: task {key[0]} has {len(group)} rows, one per annotation (annotators "
+                             f"{', '.join(who)}); imported the latest (by {row.get('annotator')}), not the others")
+        out.append(doc)
+    return out
+
+
+def _min_key(task: object, doc: Document) -> tuple | None:
+    if not isinstance(task, dict) or isinstance(task.get("data"), dict):
+        return None
+    task_id = task.get("id")
+    return (task_id, doc.text) if isinstance(task_id, (int, str)) and not isinstance(task_id, bool) else None
 
 
 def _any_task(task: object, path: str | Path, line: int) -> Document:
@@ -67,6 +99,11 @@ def task_document(task: dict, path: str | Path, line: int) -> Document:
     notes: list[str] = []
     annotations = task.get("annotations", task.get("completions")) or []
     predictions = task.get("predictions") or []
+    # Label Studio's default JSON export lists predictions by id only ("predictions": [7, 8]): no regions to read
+    by_id = [p for p in predictions if isinstance(p, int) and not isinstance(p, bool)] \
+        if isinstance(predictions, list) else []
+    if by_id:
+        predictions = [p for p in predictions if not (isinstance(p, int) and not isinstance(p, bool))]
     for name, value in (("annotations", annotations), ("predictions", predictions)):
         if not isinstance(value, list) or not all(isinstance(a, dict) for a in value):
             raise FormatError(path, f'"{name}" must be a list of objects', line)
@@ -98,6 +135,9 @@ def task_document(task: dict, path: str | Path, line: int) -> Document:
         status = "suggested" if entities else "unannotated"
     else:
         entities, status = [], "unannotated"
+        if by_id:
+            notes.append(f"line {line}: the task's {len(by_id)} prediction(s) are given by id only (Label Studio's "
+                         "export leaves their regions out); the text comes in unreviewed, for the model to tag")
     if len(annotations) > len(live) and not live:
         notes.append(f"line {line}: {len(annotations)} cancelled (skipped) annotation(s) not imported")
     kept, overlap_notes = keep_fitting(body, entities, where=f"line {line}")
@@ -206,8 +246,10 @@ def _min_document(item: dict, path: str | Path, line: int) -> Document:
     kept, overlap_notes = keep_fitting(body, entities, where=f"line {line}")
     title = fields.pop("title", "")
     metadata = {k: metadata_value(v) for k, v in fields.items()}
-    # JSON-MIN lists annotated tasks with their regions; a row with an annotator but no regions was reviewed empty
-    status = "annotated" if kept or "annotator" in item or "annotation_id" in item else "unannotated"
+    # a row with an annotation (an annotator or an annotation id) but no regions was reviewed empty; a task nobody
+    # annotated has both null
+    annotated = item.get("annotator") is not None or item.get("annotation_id") is not None
+    status = "annotated" if kept or annotated else "unannotated"
     return Document(body, kept, name=title if isinstance(title, str) else "", line=line, status=status,
                     metadata=metadata, notes=notes + overlap_notes)
 

@@ -359,11 +359,11 @@ def table_documents(path: str | Path, column: str | int | None = None, *, sheet:
         skip |= {i for i, name in enumerate(header) if name in APP_DOCUMENT_COLUMNS}
     out = []
     for line, row in numbered:
-        text = row[index].strip() if index < len(row) else ""
+        text = row[index] if index < len(row) else ""  # as the cell has it: a note may end in spaces
         if len(text) > MAX_DOCUMENT_CHARS:
             raise FormatError(path, f"the cell is {len(text):,} characters long; one document can hold at most "
                                     f"{MAX_DOCUMENT_CHARS:,}. Split that note", line)
-        if not text:
+        if not text.strip():
             continue
         title = next((row[i].strip() for i in titles if i < len(row) and row[i].strip()), "")
         metadata = {header[i]: cell.strip() for i, cell in enumerate(row) if i not in skip and cell.strip()}

@@ -1,0 +1,95 @@
+"""Files that other tools really write and that used to come in silently wrong (issue 22), each from a minimal
+file: what is stored must be what the file means, or the report says what was not. No Qt, no model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.exporting import dumps
+from engine.formats import load_documents
+from engine.importing import import_files, read_file
+from engine.spans import Document, Entity
+
+TYPES = ["Symptom", "Medicine", "Health Condition", "Dosage"]
+
+
+def write(folder: Path, name: str, content: str | bytes) -> Path:
+    path = folder / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def spans(doc) -> list[tuple[str, str]]:
+    return [(doc.text[e.start:e.end], e.label) for e in doc.entities]
+
+
+# 1. Label Studio's default JSON export lists predictions by id only
+def test_label_studio_predictions_given_by_id_do_not_refuse_the_file(tmp_path):
+    tasks = [{"id": 1, "data": {"text": "জ্বর আছে"}, "predictions": [11],
+              "annotations": [{"id": 5, "result": [{"id": "a", "from_name": "label", "to_name": "text", "type": "labels",
+                                                    "value": {"start": 0, "end": 4, "text": "জ্বর",
+                                                              "labels": ["Symptom"]}}]}]},
+             {"id": 2, "data": {"text": "কাশি নেই"}, "predictions": [12, 13], "annotations": []}]
+    docs = load_documents(write(tmp_path, "project-1.json", json.dumps(tasks, ensure_ascii=False)))
+    assert [(spans(d), d.status) for d in docs] == [([("জ্বর", "Symptom")], "annotated"), ([], "unannotated")]
+    assert "by id only" in docs[1].notes[0] and "model" in docs[1].notes[0]
+
+
+# 2. JSON-MIN: a task nobody annotated, and one row per annotator
+def test_json_min_unannotated_task_is_not_reviewed_and_rows_of_one_task_are_one_document(tmp_path):
+    rows = [{"text": "জ্বর আছে", "id": 1, "annotator": None, "annotation_id": None, "created_at": None},
+            {"text": "কাশি আছে", "id": 2, "annotator": "a@x", "annotation_id": 7, "updated_at": "2024-01-01",
+             "label": [{"start": 0, "end": 4, "text": "কাশি", "labels": ["Symptom"]}]},
+            {"text": "কাশি আছে", "id": 2, "annotator": "b@x", "annotation_id": 8, "updated_at": "2024-02-01",
+             "label": [{"start": 0, "end": 8, "text": "কাশি আছে", "labels": ["Symptom"]}]}]
+    docs = load_documents(write(tmp_path, "min.json", json.dumps(rows, ensure_ascii=False)))
+    assert [(d.text, d.status, spans(d)) for d in docs] == [
+        ("জ্বর আছে", "unannotated", []), ("কাশি আছে", "annotated", [("কাশি আছে", "Symptom")])]
+    assert "2 rows" in docs[1].notes[0] and "b@x" in docs[1].notes[0]
+
+
+# 3. Label Studio's CoNLL-2003 export keeps the type's space after its placeholder columns
+def test_label_studio_conll_export_with_a_space_in_the_type(tmp_path):
+    text = "-DOCSTART- -X- O\n\nডায়াবেটিস -X- _ B-Health Condition\nআছে -X- _ O\nনাপা -X- _ B-Medicine\n"
+    path = write(tmp_path, "project-1.conll", text)
+    assert [spans(d) for d in load_documents(path)] == [[("ডায়াবেটিস", "Health Condition"), ("নাপা", "Medicine")]]
+    same_as_txt = write(tmp_path, "project-1.txt", text)  # found by content too
+    assert [spans(d) for d in load_documents(same_as_txt)] == [[("ডায়াবেটিস", "Health Condition"),
+                                                                ("নাপা", "Medicine")]]
+
+
+# 4. Health_Condition (our CoNLL export's spelling) carried on through doccano and spaCy/Prodigy files
+def test_underscore_types_map_back_in_every_reader(tmp_path):
+    doccano = write(tmp_path, "d.jsonl", json.dumps({"text": "ডায়াবেটিস আছে", "label": [[0, 10, "Health_Condition"]]},
+                                                    ensure_ascii=False) + "\n")
+    spacy = write(tmp_path, "s.jsonl", json.dumps({"text": "ডায়াবেটিস আছে", "answer": "accept",
+                                                   "spans": [{"start": 0, "end": 10, "label": "Health_Condition"}]},
+                                                  ensure_ascii=False) + "\n")
+    studio = write(tmp_path, "l.json", json.dumps([{"data": {"text": "ডায়াবেটিস আছে"}, "annotations": [{"result": [
+        {"type": "labels", "value": {"start": 0, "end": 10, "labels": ["Health_Condition"]}}]}]}], ensure_ascii=False))
+    for path in (doccano, spacy, studio):
+        assert [spans(d) for d in load_documents(path, known_types=TYPES)] == [[("ডায়াবেটিস", "Health Condition")]]
+    # a type the model does not know keeps its underscore
+    assert spans(load_documents(doccano, known_types=["Symptom"])[0]) == [("ডায়াবেটিস", "Health_Condition")]
+
+
+# 9c. the CSV reader kept each cell's text, trailing spaces included
+def test_csv_text_keeps_its_trailing_spaces(tmp_path):
+    path = write(tmp_path, "notes.csv", "id,text\n1,\"জ্বর আছে  \"\n2,\" কাশি\"\n")
+    assert [d.text for d in read_file(path)] == ["জ্বর আছে  ", " কাশি"]
+
+
+# 10. the CoNLL export kept a ZWNJ that opens a word other than the first
+def test_conll_export_keeps_a_zwnj_opening_any_word():
+    text = "জ্বর \u200cকাশি ব্যথা"
+    out = dumps([Document(text, [Entity(6, 10, "Symptom")])], "conll")
+    assert out.split("\n")[:3] == ["জ্বর\tO", "\u200cকাশি\tB-Symptom", "ব্যথা\tO"]
+    assert "".join(line.split("\t")[0] for line in out.split("\n") if line) == text.replace(" ", "")
+
+
+def test_batch_import_reports_no_error_for_these_files(tmp_path):
+    path = write(tmp_path, "p.json", json.dumps([{"data": {"text": "জ্বর"}, "predictions": [3]}], ensure_ascii=False))
+    batch = import_files([path], None)
+    assert batch.errors == [] and len(batch.documents) == 1 and batch.documents[0].needs_tagging
