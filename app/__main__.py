@@ -8,6 +8,7 @@ files headlessly. With no arguments the desktop window opens.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("-o", "--output", type=Path, help=".xlsx, .jsonl or .conll (default: print)")
     ex.add_argument("--text-column", help="column with the text in .csv/.xlsx files (default: guessed)")
     args = parser.parse_args(argv)  # --version and --help end here, even where nothing else could run
+    _from_caller(args)
     from app.startup_checks import EXIT_MISSING_LIBRARIES, EXIT_NOT_A_CHECKOUT, not_a_checkout, window_problem
 
     if problem := not_a_checkout():
@@ -74,6 +76,25 @@ def main(argv: list[str] | None = None) -> int:
     except MederError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _from_caller(args: argparse.Namespace) -> None:
+    """Relative paths as the caller meant them: ``./run`` changes to the project folder before starting Python
+    and says where it was called from in ``BANGLA_MEDER_CALLER_DIR``."""
+    caller = os.environ.get("BANGLA_MEDER_CALLER_DIR")
+    if not caller:
+        return
+
+    def resolve(path: str | Path | None) -> str | Path | None:
+        if path is None or Path(path).is_absolute():
+            return path
+        return str(Path(caller) / path) if isinstance(path, str) else Path(caller) / path
+
+    for name in ("model", "data_dir", "restore_backup", "output"):
+        if getattr(args, name, None) is not None:
+            setattr(args, name, resolve(getattr(args, name)))
+    if getattr(args, "files", None):
+        args.files = [resolve(f) for f in args.files]
 
 
 def _backups(args: argparse.Namespace) -> int:

@@ -69,3 +69,12 @@ def test_trainer_evaluate_bad_file_is_a_clear_error(tmp_path):
     bad_label.write_text('[\n{"text": "নাপা", "labels": ["B-Drug"]}\n]', encoding="utf-8")
     result = run("-m", "trainer", "evaluate", "--model", "model_assets/student-int8", "--data", str(bad_label))
     assert result.returncode == 2 and "labels.json:2:" in result.stderr and "'Drug'" in result.stderr
+
+
+def test_run_extract_takes_relative_paths_from_where_it_is_called(tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("রোগীর জ্বর আছে, নাপা দিন\n", encoding="utf-8")
+    result = subprocess.run([str(ROOT / "run"), "extract", "notes/a.txt", "-o", "out.jsonl"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))["text"].startswith("রোগীর")
