@@ -93,3 +93,30 @@ def test_batch_import_reports_no_error_for_these_files(tmp_path):
     path = write(tmp_path, "p.json", json.dumps([{"data": {"text": "জ্বর"}, "predictions": [3]}], ensure_ascii=False))
     batch = import_files([path], None)
     assert batch.errors == [] and len(batch.documents) == 1 and batch.documents[0].needs_tagging
+
+
+# 5. doccano offsets: UTF-16 units from doccano's screen, code points from Python tools
+def test_doccano_offsets_unit_decided_per_document_and_reported(tmp_path):
+    text = "😀 রোগীর জ্বর আছে"
+    start = text.index("জ্বর")
+    lines = [{"text": text, "label": [[start, start + 4, "Symptom"]]},  # a Python tool's code points
+             {"text": text, "label": [[start + 1, start + 5, "Symptom"]]},  # doccano's UTF-16 units
+             {"text": "জ্বর আছে", "label": [[0, 4, "Symptom"]]}]
+    notes: list[str] = []
+    docs = load_documents(write(tmp_path, "mixed.jsonl", "\n".join(json.dumps(x, ensure_ascii=False) for x in lines)),
+                          notes=notes)
+    assert [spans(d) for d in docs] == [[("জ্বর", "Symptom")]] * 3
+    assert len(notes) == 1 and "code points" in notes[0] and "line 1)" in notes[0]
+
+
+def test_doccano_export_says_its_offset_unit_and_reads_back(tmp_path):
+    text = "😀 রোগীর জ্বর আছে"
+    start = text.index("জ্বর")
+    out = dumps([Document(text, [Entity(start, start + 4, "Symptom")]), Document("জ্বর", [Entity(0, 4, "Symptom")])],
+                "doccano")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert records[0]["offset_unit"] == "utf-16" and records[0]["label"] == [[start + 1, start + 5, "Symptom"]]
+    assert "offset_unit" not in records[1]
+    notes: list[str] = []
+    docs = load_documents(write(tmp_path, "ours.jsonl", out), notes=notes)
+    assert [spans(d) for d in docs] == [[("জ্বর", "Symptom")]] * 2 and notes == [] and docs[0].metadata == {}

@@ -13,12 +13,15 @@ from pathlib import Path
 
 from engine.errors import FormatError
 from engine.formats.healthner import check_json_depth, json_errors
-from engine.formats.regions import keep_fitting, place, to_utf16
+from engine.formats.regions import has_astral, keep_fitting, place, to_utf16, utf16_offsets
 from engine.spans import ASSERTIONS, PRESENT, Document, Entity
+from engine.text import split_words
 
 # doccano's own bookkeeping, not the clinic's metadata
 _DOCCANO_KEYS = {"text", "data", "label", "labels", "entities", "annotations", "id", "title", "reviewed", "meta",
-                 "Comments", "comments", "annotation_approver", "relations", "cats"}
+                 "Comments", "comments", "annotation_approver", "relations", "cats", "offset_unit"}
+# what "offset_unit" says (our export writes it where the two differ: texts with characters past U+FFFF)
+UTF16, CODE_POINTS = "utf-16", "code points"
 _PRODIGY_KEYS = {"text", "spans", "tokens", "answer", "meta", "relations", "options", "accept", "html", "label"}
 # the fields our Prodigy export puts in "meta" for itself
 _PRODIGY_OWN_META = {"title", "scores", "reviewed"}
@@ -34,6 +37,7 @@ def parse(text: str, path: str | Path, *, notes: list[str] | None = None) -> lis
 
     docs: list[Document] = []
     rejected: dict[str, list[int]] = {}
+    units: dict[str, list[int]] = {}  # how doccano offsets were read where the text could not say: unit -> lines
     # lines end at "\n" only: a text may hold U+2028, U+0085... which str.splitlines() would cut at
     for number, line in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
         if not line.strip():
@@ -52,8 +56,11 @@ def parse(text: str, path: str | Path, *, notes: list[str] | None = None) -> lis
         elif isinstance(item.get("data"), dict):
             docs.append(labelstudio.task_document(item, path, number))
         else:
-            docs.append(doccano_document(item, path, number))
+            docs.append(doccano_document(item, path, number, units=units))
     if notes is not None:
+        for unit, lines in units.items():
+            shown = ", ".join(map(str, lines[:10])) + (" …" if len(lines) > 10 else "")
+            notes.append(_UNIT_NOTES[unit].format(count=len(lines), lines=shown))
         for answer, lines in rejected.items():
             shown = ", ".join(map(str, lines[:10])) + (" …" if len(lines) > 10 else "")
             notes.append(f"{len(lines)} example(s) answered {answer!r} in Prodigy not imported (line {shown})")
@@ -65,8 +72,46 @@ def parse_doccano(text: str, path: str | Path) -> list[Document]:
     return parse(text, path)
 
 
-def doccano_document(item: dict, path: str | Path, number: int) -> Document:
-    """``{"text", "label": [[start, end, type], ...]}``; doccano 1.x: ``"data"`` for the text, dict spans."""
+_UNIT_NOTES = {
+    CODE_POINTS: "offsets of {count} document(s) with characters such as emoji read as code points (as Python "
+                 "tools write them), not UTF-16 units as doccano counts: only so do they fall on word boundaries "
+                 "(line {lines})",
+    "unsure": "offsets of {count} document(s) with characters such as emoji fit word boundaries counted either way; "
+              "read as UTF-16 units, as doccano counts: check them (line {lines})"}
+
+
+def _offset_unit(item: dict, body: str, raw: list) -> str:
+    """How this record counts offsets: what it says (``offset_unit``), else whichever of UTF-16 units (doccano's
+    screen) and code points (Python tools) puts more spans on word boundaries; "unsure" for a tie that matters."""
+    stated = item.get("offset_unit")
+    if stated in (UTF16, CODE_POINTS):
+        return stated
+    if not has_astral(body):
+        return UTF16  # the same numbers either way
+    pairs = [(span[0], span[1]) if isinstance(span, (list, tuple)) and len(span) >= 2 else
+             (span.get("start_offset", span.get("start")), span.get("end_offset", span.get("end")))
+             if isinstance(span, dict) else (None, None) for span in raw]
+    pairs = [(s, e) for s, e in pairs if isinstance(s, int) and isinstance(e, int)]
+    words = split_words(body)
+    starts, ends = {w.start for w in words}, {w.end for w in words}
+    table = utf16_offsets(body)
+    index = {offset: i for i, offset in enumerate(table)}
+    as_utf16 = [(index.get(s), index.get(e)) for s, e in pairs]
+    if as_utf16 == pairs:
+        return UTF16
+    fit_utf16 = sum(s in starts and e in ends for s, e in as_utf16)
+    fit_points = sum(s in starts and e in ends for s, e in pairs)
+    if fit_points > fit_utf16:
+        return CODE_POINTS
+    return UTF16 if fit_utf16 > fit_points else "unsure"
+
+
+def doccano_document(item: dict, path: str | Path, number: int, *,
+                     units: dict[str, list[int]] | None = None) -> Document:
+    """``{"text", "label": [[start, end, type], ...]}``; doccano 1.x: ``"data"`` for the text, dict spans.
+
+    Offsets are UTF-16 units (doccano counts as browsers do) unless the record says otherwise or only code
+    points put its spans on word boundaries (:func:`_offset_unit`); ``units`` collects the lines read so."""
     body = item.get("text", item.get("data"))
     if not isinstance(body, str):
         raise FormatError(path, 'expected an object with a "text" string (doccano JSONL: {"text": ..., '
@@ -79,6 +124,9 @@ def doccano_document(item: dict, path: str | Path, number: int) -> Document:
     if raw and all(isinstance(x, str) for x in raw):
         raise FormatError(path, "the labels are whole-document categories (a doccano text-classification "
                                 "project); this app imports entity spans [start, end, type]", number)
+    unit = _offset_unit(item, body, raw)
+    if units is not None and unit != UTF16 and "offset_unit" not in item:
+        units.setdefault(unit, []).append(number)
     entities = []
     for span in raw:
         if isinstance(span, dict):  # doccano's newer export
@@ -91,7 +139,7 @@ def doccano_document(item: dict, path: str | Path, number: int) -> Document:
                     label, {"assertion": span["assertion"]} if "assertion" in span else None]
         if not (isinstance(span, (list, tuple)) and len(span) >= 3):
             raise FormatError(path, f"a label must be [start, end, type], got {span!r}", number)
-        entity = place(body, span[0], span[1], span[2], utf16=True, path=path, line=number)
+        entity = place(body, span[0], span[1], span[2], utf16=unit != CODE_POINTS, path=path, line=number)
         # a fourth element carries attributes: [start, end, type, {"assertion": "absent"}]
         attributes = span[3] if len(span) > 3 and isinstance(span[3], dict) else {}
         if "assertion" in attributes:
@@ -158,11 +206,14 @@ def prodigy_document(item: dict, path: str | Path, number: int) -> Document:
 
 
 def dumps_doccano(docs: list[Document]) -> str:
-    """doccano JSONL (offsets in UTF-16 units, as doccano counts); title, metadata and review status ride along
-    as extra fields, which doccano keeps as the example's metadata."""
+    """doccano JSONL (offsets in UTF-16 units, as doccano counts, and ``"offset_unit": "utf-16"`` on records where
+    that differs from code points); title, metadata and review status ride along as extra fields, which doccano
+    keeps as the example's metadata."""
     lines = []
     for doc in docs:
         record: dict = {"text": doc.text, "label": labels_with_attributes(doc.text, doc.entities)}
+        if has_astral(doc.text):  # where UTF-16 units and code points differ, say which the offsets count
+            record["offset_unit"] = UTF16
         if doc.name:
             record["title"] = doc.name
         record.update({k: v for k, v in doc.metadata.items() if k not in _DOCCANO_KEYS})
