@@ -346,7 +346,9 @@ class MainWindow(QMainWindow):
     # -- showing ----------------------------------------------------------
     def refresh_documents(self) -> None:
         """Re-read the list as the user sees it (search, filters, sort): the review keys follow these rows."""
-        self.documents.set_rows(visible(self.repo.documents(search=self.filter.text().strip()), self.list_view))
+        stored = self.repo.documents(search=self.filter.text().strip())
+        self._refresh_type_filter(stored)
+        self.documents.set_rows(visible(stored, self.list_view))
         column = self.documents.SORTS.index(self.list_view.sort)
         self.document_table.horizontalHeader().setSortIndicator(
             column, Qt.SortOrder.DescendingOrder if self.list_view.descending else Qt.SortOrder.AscendingOrder)
@@ -358,6 +360,23 @@ class MainWindow(QMainWindow):
             self.document_table.selectionModel().setCurrentIndex(
                 self.documents.index(row, 0),
                 QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+
+    def _refresh_type_filter(self, stored) -> None:
+        """The type filter offers every entity type the stored documents hold (the model's order first), and
+        keeps the chosen one: a filter the app never fills filters nothing."""
+        held = set().union(*(d.labels for d in stored)) if stored else set()
+        if self.list_view.label:  # the chosen type stays offered, even when no listed document holds it now
+            held.add(self.list_view.label)
+        wanted = [t for t in self.types if t in held] + sorted(held - set(self.types))
+        shown = [self.type_filter.itemText(i) for i in range(1, self.type_filter.count())]
+        if wanted == shown:
+            return
+        self.type_filter.blockSignals(True)  # rebuilding is no choice of the user's
+        self.type_filter.clear()
+        self.type_filter.addItem("Any entity type")
+        self.type_filter.addItems(wanted)
+        self.type_filter.setCurrentIndex(wanted.index(self.list_view.label) + 1 if self.list_view.label else 0)
+        self.type_filter.blockSignals(False)
 
     def show_document(self, document_id: int | None) -> None:
         self.current_id = document_id
@@ -963,6 +982,12 @@ class MainWindow(QMainWindow):
 
         run_in_background(
             self, work, title=f"Exporting to {path.name}",
-            on_success=lambda count: self.statusBar().showMessage(f"Exported {count} documents to {path}", 6000),
+            on_success=lambda summary: self._on_exported(summary, path),
             on_failure=lambda m: QMessageBox.warning(self, "Export failed", m),
             on_cancel=lambda: self.statusBar().showMessage("Export cancelled; no file was written", 5000))
+
+    def _on_exported(self, summary, path: Path) -> None:
+        """The status bar says how many; a box names each document of which something could not be written."""
+        self.statusBar().showMessage(f"Exported {summary.documents} documents to {path}", 6000)
+        if summary.not_written:
+            QMessageBox.warning(self, "Export incomplete", summary.message(path))
