@@ -144,7 +144,7 @@ def read_file(path: Path, *, text_column: str | int | None = None, sheet: str | 
     elif suffix in TABLE_SUFFIXES:
         docs = [PendingDocument(row.title or f"{name} row {row.line}", row.text, source, [], "model", row.line,
                                 metadata=row.metadata, needs_tagging=True)
-                for row in table_documents(path, text_column, sheet=sheet)]
+                for row in table_documents(path, text_column, sheet=sheet, notes=notes)]
     else:
         if size > MAX_DOCUMENT_BYTES:
             raise FormatError(path, f"the file is {size / 1e6:.1f} MB; one document can be at most "

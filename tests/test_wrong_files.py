@@ -120,3 +120,40 @@ def test_doccano_export_says_its_offset_unit_and_reads_back(tmp_path):
     notes: list[str] = []
     docs = load_documents(write(tmp_path, "ours.jsonl", out), notes=notes)
     assert [spans(d) for d in docs] == [[("জ্বর", "Symptom")]] * 2 and notes == [] and docs[0].metadata == {}
+
+
+# 7. ragged CSV rows, an empty text column, a merged title row above the header
+def test_csv_with_ragged_rows_keeps_its_header_as_header(tmp_path):
+    path = write(tmp_path, "ragged.csv", 'id,text,age\n1,"জ্বর আছে, কাশি",30\n2,কাশি\n3,মাথা ব্যথা,40,\n')
+    docs = read_file(path)
+    assert [(d.text, d.metadata) for d in docs] == [("জ্বর আছে, কাশি", {"id": "1", "age": "30"}),
+                                                    ("কাশি", {"id": "2"}), ("মাথা ব্যথা", {"id": "3", "age": "40"})]
+
+
+def test_an_empty_text_column_is_said_not_replaced_by_another(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["id", "ward", "text"])
+    wb.active.append([1, "মেডিসিন ওয়ার্ড", None])  # =CONCAT(...) saved by a tool that computes no values
+    wb.active.append([2, "সার্জারি ওয়ার্ড", None])
+    wb.save(tmp_path / "formulas.xlsx")
+    batch = import_files([tmp_path / "formulas.xlsx"], None)
+    assert batch.documents == [] and "'text' is empty in every row" in batch.errors[0]
+
+
+def test_a_merged_title_row_above_the_header_is_no_document(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["ওয়ার্ড ৩: রোগীর নোট, মার্চ"])
+    ws.merge_cells("A1:C1")
+    ws.append(["id", "text", "age"])
+    ws.append([1, "জ্বর আছে", 30])
+    ws.append([2, "কাশি আছে", 40])
+    wb.save(tmp_path / "titled.xlsx")
+    batch = import_files([tmp_path / "titled.xlsx"], None)
+    assert [(d.text, d.metadata) for d in batch.documents] == [("জ্বর আছে", {"id": "1", "age": "30"}),
+                                                               ("কাশি আছে", {"id": "2", "age": "40"})]
+    assert "title above the header" in batch.report.files[0].skipped[0]

@@ -26,6 +26,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXCEL_CELL_LIMIT = 32767
 EXCEL_CR = "_x000D_"  # how Excel stores a carriage return inside a cell's XML
 EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384
 _MAX_RUN_BYTES = 10 * MAX_DOCUMENT_CHARS  # a character takes at most 10 bytes in XML (&#x10FFFF;)
 _LINE_END = re.compile("\r\n|\r|\n")
 _FIRST_COMMA = "first comma"  # see _delimiter
@@ -52,6 +53,7 @@ class TableLayout:
     has_header: bool
     text_column: int
     preview: list[list[str]] = field(default_factory=list)
+    title_row: str | None = None  # a title above the header, not read as a document
 
 
 @dataclass
@@ -106,6 +108,9 @@ def _read(path: Path, max_rows: int | None, sheet: str | None) -> tuple[TableLay
     if not rows:
         raise FormatError(path, f"the sheet {chosen!r} is empty" if chosen is not None
                           else "the file has no rows with text")
+    title_row = _title_row([r for _, r in rows])
+    if title_row is not None:  # a (merged) title cell above the header names the sheet, it is no document
+        rows = rows[1:]
     has_header = _has_header([r for _, r in rows])
     width = max(len(r) for _, r in rows)
     if has_header:
@@ -116,8 +121,26 @@ def _read(path: Path, max_rows: int | None, sheet: str | None) -> tuple[TableLay
         header = [f"column {i + 1}" for i in range(width)]
     body = [r for _, r in rows]
     column = guess_text_column(header if has_header else [""] * width, body)
-    layout = TableLayout(sheets, chosen, header, has_header, 0 if column is None else column, body[:20])
+    layout = TableLayout(sheets, chosen, header, has_header, 0 if column is None else column, body[:20],
+                         title_row=title_row)
     return layout, rows
+
+
+def _title_row(rows: list[list[str]]) -> str | None:
+    """The text of a title row above the header (one filled cell, then a row of several short names over rows of
+    two or more cells), or None."""
+    if len(rows) < 3:
+        return None
+    first = [c.strip() for c in rows[0] if c.strip()]
+    names = [c.strip() for c in rows[1]]
+    filled = [c for c in names if c]
+    if len(first) != 1 or len(filled) < 2 or len(set(filled)) != len(filled) or any(len(c) > 40 for c in filled):
+        return None
+    if not any(c.lower() in _TEXT_NAMES or c.lower() in APP_DOCUMENT_COLUMNS for c in filled) and \
+            not _has_header(rows[1:]):
+        return None
+    below = rows[2:52]
+    return first[0] if sum(sum(bool(c.strip()) for c in r) >= 2 for r in below) * 2 > len(below) else None
 
 
 def _is_number(cell: str) -> bool:
@@ -199,12 +222,37 @@ def _delimiter(text: str, path: Path | None = None) -> str:
             if delimiter == "," and _commas_in_text(rows):
                 break
             return delimiter
+    ragged = _ragged_delimiter(sample)
+    if ragged is not None:
+        return ragged
     lines = [line for line in _LINE_END.split(sample)[:51] if line.strip()]
     ids = lines[1:] if len(lines) > 1 and not _ID_THEN_TEXT.match(lines[0]) else lines  # the first: a header?
     if ('"' not in sample and ids and all(_ID_THEN_TEXT.match(line) for line in ids)
             and all(_WORD_COMMA.match(line) for line in lines)):
         return _FIRST_COMMA
     return "\x1f"  # one column: a separator that text never holds
+
+
+def _ragged_delimiter(sample: str) -> str | None:
+    """The delimiter of a table whose rows have fewer (or trailing empty) cells than its header: the first row
+    splits into distinct short names, every other row into at least two cells and no filled cell past the
+    header's width."""
+    for delimiter in ("\t", ";", ","):
+        try:
+            rows = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if any(r)][:51]
+        except csv.Error:
+            continue
+        if len(rows) > 2:
+            rows = rows[:-1]  # the sample may cut the last row
+        if len(rows) < 2:
+            continue
+        header = [c.strip() for c in rows[0]]
+        if len(header) < 2 or not all(header) or len(set(header)) != len(header) or any(len(c) > 40 for c in header):
+            continue
+        if all(len(r) >= 2 and not any(c.strip() for c in r[len(header):]) for r in rows[1:]) \
+                and not (delimiter == "," and _commas_in_text(rows)):
+            return delimiter
+    return None
 
 
 def _commas_in_text(rows: list[list[str]]) -> bool:
@@ -318,8 +366,12 @@ def guess_text_column(header: list[str], rows: list[list[str]]) -> int | None:
     text. A column of numbers or ids is never the text, whatever its name (``document`` may hold ids)."""
     width = max([len(header)] + [len(r) for r in rows])
     columns = [[r[i] if i < len(r) else "" for r in rows] for i in range(width)]
-    for i, name in enumerate(header):
-        if name.strip().lower() in _TEXT_NAMES and _letters(columns[i]) >= 2:
+    named = [i for i, name in enumerate(header) if name.strip().lower() in _TEXT_NAMES]
+    for i in named:
+        if _letters(columns[i]) >= 2:
+            return i
+    for i in named:  # the text column, empty (formulas saved without their values): never fall back to another
+        if rows and not any(c.strip() for c in columns[i]):
             return i
     lengths = [sum(_letter_count(c) for c in col) for col in columns]
     if not lengths or max(lengths) == 0:
@@ -327,15 +379,19 @@ def guess_text_column(header: list[str], rows: list[list[str]]) -> int | None:
     return max(range(len(lengths)), key=lengths.__getitem__)
 
 
-def table_documents(path: str | Path, column: str | int | None = None, *, sheet: str | None = None) -> list[TableRow]:
+def table_documents(path: str | Path, column: str | int | None = None, *, sheet: str | None = None,
+                    notes: list[str] | None = None) -> list[TableRow]:
     """One :class:`TableRow` per non-empty row: its text column (by name, index or guessed), a ``title`` column
     if there is one, and every other filled cell as metadata under its column's name.
 
     A text cell longer than one document may be makes the whole file an error naming its row: never a cut.
+    What is not read as documents (a title row above the header) is said in ``notes``.
     """
     path = Path(path)
     layout, numbered = _read(path, None, sheet)
     header = layout.header
+    if layout.title_row is not None and notes is not None:
+        notes.append(f"the first row, {layout.title_row[:60]!r}, is a title above the header, not a document")
     if isinstance(column, str):
         if column not in header:
             raise FormatError(path, f"no column named {column!r}; columns are {header}")
@@ -349,6 +405,10 @@ def table_documents(path: str | Path, column: str | int | None = None, *, sheet:
     if not 0 <= index < len(header):
         raise FormatError(path, f"there is no column {index + 1}; the table has {len(header)}")
     values = [r[index] for _, r in numbered if index < len(r) and r[index].strip()]
+    if numbered and not values:
+        raise FormatError(path, f"the column {header[index]!r} is empty in every row; if it holds formulas, open the "
+                                "file in Excel or LibreOffice and save it, so that their values are saved too, or "
+                                "choose the column with the notes")
     if values and all(_is_number(v) for v in values):
         raise FormatError(path, f"the column {header[index]!r} holds numbers (ids or dates), not text; choose the "
                                 "column with the notes")
@@ -379,18 +439,25 @@ def table_texts(path: str | Path, column: str | int | None = None) -> list[tuple
 def safe_cell(value: object) -> tuple[object, bool]:
     """(value, needs_quote_prefix): text that Excel would treat as a formula is kept as text.
 
-    Control characters that a worksheet cannot hold (a form feed pasted from a PDF, say) become spaces,
-    so character offsets into the text stay right; text past Excel's cell limit is cut with a note.
+    The one place that makes a cell inert: every cell the app writes goes through it, header cells included
+    (an entity type or a metadata key from an imported file can read ``=HYPERLINK(...)``). Control characters
+    that a worksheet cannot hold (a form feed pasted from a PDF, a NUL in a CSV header) become spaces, so
+    character offsets into the text stay right; text past Excel's cell limit is cut with a note. Values that
+    are neither text, number nor date (a list from a JSON file's metadata) are written as their text.
     """
-    if not isinstance(value, str):
+    if value is None or isinstance(value, (int, float, datetime)):
         return value, False
+    if not isinstance(value, str):
+        value = str(value)
     # XML readers turn a raw CR (of a Windows line end) into nothing, which would shift every offset after it;
     # Excel writes and reads CR in a cell as the escape _x000D_, and so do we
-    value = _ILLEGAL.sub(" ", value).replace("\r", EXCEL_CR)
+    value = _ILLEGAL.sub(" ", value)
+    formula_like = value.startswith(FORMULA_START)
+    value = value.replace("\r", EXCEL_CR)
     if len(value) > EXCEL_CELL_LIMIT:
         note = f" … [cut: {len(value):,} characters in all; export JSONL for the full text]"
         value = value[:EXCEL_CELL_LIMIT - len(note)] + note
-    return value, value.startswith(FORMULA_START)
+    return value, formula_like
 
 
 class _CancellableFile:
@@ -422,8 +489,26 @@ _WIDE = 80  # characters: a wrapped note reads as a paragraph
 _WRAPPED = {"Documents": {"text"}, "Summary": None}  # None: every column after SUMMARY_COLUMNS
 
 
+@dataclass(frozen=True)
+class NotWritten:
+    """Something of one document that a workbook could not hold (Excel's limits, a value it cannot store)."""
+
+    sheet: str
+    document: object  # the row's "document" cell
+    title: str
+    what: str
+
+    def line(self) -> str:
+        title = f" ({self.title})" if self.title else ""
+        return f"document {self.document}{title}, sheet {self.sheet}: {self.what}"
+
+
+NOT_WRITTEN_SHEET = "Not written"
+NOT_WRITTEN_COLUMNS = ("document", "title", "sheet", "what was not written")
+
+
 def write_workbook(path: str | Path, documents: list[dict], entities: list[dict], *, summary: list[dict] = (),
-                   cancelled: Callable[[], bool] | None = None) -> None:
+                   cancelled: Callable[[], bool] | None = None) -> list[NotWritten]:
     """Sheets "Entities", "Documents" and (given ``summary`` rows) "Summary": bold frozen headers, autofilter,
     sized columns. Each sheet's columns are its fixed ones above, then any other keys of its rows in the order
     first seen (the Documents sheet's metadata, the Summary sheet's entity types).
@@ -431,48 +516,103 @@ def write_workbook(path: str | Path, documents: list[dict], entities: list[dict]
     Cells are top-aligned and long texts wrapped, so a note ending in a line break still shows its first lines
     (bottom-aligned, LibreOffice shows only the empty last one); ``datetime`` values are real dates.
     ``cancelled()`` is checked every few hundred rows and while the file is written.
+
+    What one document holds never stops the rest from being written: columns past Excel's 16,384, rows past
+    its 1,048,576 and values a cell cannot store are left out, listed first in a "Not written" sheet (naming
+    each document), and returned.
     """
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
 
-    top, wrap = Alignment(vertical="top"), Alignment(vertical="top", wrap_text=True)
     wb = Workbook()
     sheets = [("Entities", ENTITY_COLUMNS, entities), ("Documents", DOCUMENT_COLUMNS, documents)]
     if summary:
         sheets.append(("Summary", SUMMARY_COLUMNS, summary))
+    not_written: list[NotWritten] = []
     for index, (name, fixed, rows) in enumerate(sheets):
         ws = wb.active if index == 0 else wb.create_sheet()
         ws.title = name
-        columns = _columns(fixed, rows)
-        wrapped = _WRAPPED.get(name, set())
-        wrapped = set(columns[len(fixed):]) if wrapped is None else wrapped
-        ws.append(columns)
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        widths = [len(c) for c in columns]
-        for r, row in enumerate(rows, start=2):
-            if cancelled is not None and r % 256 == 0 and cancelled():
-                raise OperationCancelled()
-            for c, key in enumerate(columns, start=1):
-                value, quote = safe_cell(row.get(key))
-                cell = ws.cell(row=r, column=c, value=value)
-                cell.alignment = wrap if key in wrapped else top
-                if quote:
-                    cell.data_type = "s"
-                    cell.quotePrefix = True
-                elif isinstance(value, datetime):
-                    cell.number_format = EXCEL_DATE_FORMAT
-                widths[c - 1] = max(widths[c - 1], min(60, len(str(value)) if value is not None else 0))
-        for c, (key, width) in enumerate(zip(columns, widths, strict=True), start=1):
-            ws.column_dimensions[get_column_letter(c)].width = _WIDE if key in wrapped and width >= 40 else width + 2
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = ws.dimensions
+        not_written += _write_sheet(ws, fixed, rows, cancelled=cancelled)
+    if not_written:
+        ws = wb.create_sheet(NOT_WRITTEN_SHEET, 0)
+        _write_sheet(ws, NOT_WRITTEN_COLUMNS, [{"document": n.document, "title": n.title, "sheet": n.sheet,
+                                               "what was not written": n.what} for n in not_written],
+                     cancelled=cancelled)
+        wb.active = 0
     if cancelled is None:
         wb.save(path)
-        return
-    with open(path, "wb") as raw:
-        wb.save(_CancellableFile(raw, cancelled))
+    else:
+        with open(path, "wb") as raw:
+            wb.save(_CancellableFile(raw, cancelled))
+    return not_written
+
+
+def _write_sheet(ws, fixed: tuple[str, ...], rows: list[dict], *,
+                 cancelled: Callable[[], bool] | None) -> list[NotWritten]:
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    top, wrap = Alignment(vertical="top"), Alignment(vertical="top", wrap_text=True)
+    not_written: list[NotWritten] = []
+
+    def left_out(row: dict, what: str) -> None:
+        title, _ = safe_cell(row.get("title") or "")
+        not_written.append(NotWritten(ws.title, row.get("document"), str(title), what))
+
+    columns = _columns(fixed, rows)
+    if len(columns) > EXCEL_MAX_COLUMNS:  # a CSV row of 20,000 cells: its metadata keys become columns
+        # the narrowest rows' columns first, so one very wide document loses its own tail, not the others' keys
+        columns = _columns(fixed, sorted(rows, key=len))
+        dropped = columns[EXCEL_MAX_COLUMNS:]
+        columns = columns[:EXCEL_MAX_COLUMNS]
+        for row in rows:
+            if lost := [k for k in dropped if row.get(k) is not None]:
+                left_out(row, f"{len(lost):,} column(s) past Excel's {EXCEL_MAX_COLUMNS:,} "
+                              f"(from {str(safe_cell(lost[0])[0])[:60]!r})")
+    if len(rows) >= EXCEL_MAX_ROWS:
+        firsts = {}
+        for row in rows[EXCEL_MAX_ROWS - 1:]:
+            firsts.setdefault(row.get("document"), row)
+        for row in firsts.values():
+            left_out(row, f"rows past Excel's {EXCEL_MAX_ROWS:,} (export JSONL for all of them)")
+        rows = rows[:EXCEL_MAX_ROWS - 1]
+    wrapped = _WRAPPED.get(ws.title, set())
+    wrapped = set(columns[len(fixed):]) if wrapped is None else wrapped
+    widths = []
+    for c, key in enumerate(columns, start=1):  # headers are text from other tools' files too: as inert
+        _set_cell(ws.cell(row=1, column=c), key)
+        ws.cell(row=1, column=c).font = Font(bold=True)
+        widths.append(min(60, len(key)))
+    for r, row in enumerate(rows, start=2):
+        if cancelled is not None and r % 256 == 0 and cancelled():
+            raise OperationCancelled()
+        for c, key in enumerate(columns, start=1):
+            if (raw := row.get(key)) is None:
+                continue  # no cell at all: a wide sheet of sparse metadata stays small
+            cell = ws.cell(row=r, column=c)
+            try:
+                value = _set_cell(cell, raw)
+            except Exception as exc:  # noqa: BLE001 - openpyxl refuses values in its own ways; one cell, not the file
+                cell.value = None
+                left_out(row, f"the {str(safe_cell(key)[0])[:60]!r} cell ({exc.__class__.__name__})")
+                continue
+            cell.alignment = wrap if key in wrapped else top
+            widths[c - 1] = max(widths[c - 1], min(60, len(str(value))))
+    for c, (key, width) in enumerate(zip(columns, widths, strict=True), start=1):
+        ws.column_dimensions[get_column_letter(c)].width = _WIDE if key in wrapped and width >= 40 else width + 2
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = ws.dimensions
+    return not_written
+
+
+def _set_cell(cell, raw: object) -> object:
+    value, quote = safe_cell(raw)
+    cell.value = value
+    if quote:
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    elif isinstance(value, datetime):
+        cell.number_format = EXCEL_DATE_FORMAT
+    return value
 
 
 def _columns(fixed: tuple[str, ...], rows: list[dict]) -> list[str]:
