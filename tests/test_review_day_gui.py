@@ -54,3 +54,79 @@ def test_the_type_filter_offers_the_stored_types_and_filters(qtbot, window):
     assert combo.currentText() == "Symptom"
     combo.setCurrentIndex(0)
     assert shown(window) == [4, 3, 2, 1]
+
+
+def focused():
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.focusWidget()
+
+
+def keys(qtbot, *presses) -> None:
+    """Key presses as a keyboard makes them: each goes to the widget that has the focus now."""
+    for press in presses:
+        key, modifier = press if isinstance(press, tuple) else (press, Qt.KeyboardModifier.NoModifier)
+        qtbot.keyClick(focused(), key, modifier)
+
+
+def active(qtbot, w):
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow)
+    return w
+
+
+def test_adding_a_missed_entity_and_reviewing_a_note_with_keys_only(qtbot, window):
+    """From the list into the text, the caret word by word, Shift to select, a number key, Esc back, review."""
+    w = active(qtbot, window)
+    assert focused() is w.document_table and w.current_id == 4
+    symptom = str(w.types.index("Symptom") + 1)
+    keys(qtbot, Qt.Key.Key_F6)
+    assert focused() is w.view
+    keys(qtbot, Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_Right)  # after "মাথা", "ব্যথা", "আর"
+    assert w.view.from_qt(w.view.textCursor().position()) == 13
+    keys(qtbot, (Qt.Key.Key_Right, SHIFT))  # selects " জ্বর", which snaps to the word
+    keys(qtbot, symptom)
+    assert [(e.start, e.end, e.label, e.source) for e in w.repo.entities(4) if e.start == 14] == [
+        (14, 18, "Symptom", "human")]
+    # the caret stands at the new entity: two words (the "।" is one) and one back select "জ্বর" again
+    keys(qtbot, (Qt.Key.Key_Right, SHIFT), (Qt.Key.Key_Right, SHIFT), (Qt.Key.Key_Left, SHIFT))
+    assert w.view.selection() == (14, 18)
+    keys(qtbot, Qt.Key.Key_Escape)
+    assert focused() is w.document_table
+    keys(qtbot, (Qt.Key.Key_Return, CTRL))  # reviewed; the next unreviewed document in the list opens
+    assert w.repo.document(4).reviewed and w.current_id == 3
+    keys(qtbot, Qt.Key.Key_Down)  # the list follows the arrows as before
+    assert w.current_id == 2
+
+
+def test_tab_walks_list_text_entities_and_the_focused_pane_is_framed(qtbot, window):
+    w = active(qtbot, window)
+    assert focused() is w.document_table
+    framed = w.document_table.grab().toImage()
+    keys(qtbot, Qt.Key.Key_Tab)
+    assert focused() is w.view and w.current_id == 4  # Tab never walks the list's cells nor opens documents
+    unframed = w.document_table.grab().toImage()
+    edge = (1, w.document_table.height() // 2)
+    assert framed.pixelColor(*edge) != unframed.pixelColor(*edge)  # the focus frame is visible
+    keys(qtbot, Qt.Key.Key_Tab)
+    assert focused() is w.entity_table
+    keys(qtbot, (Qt.Key.Key_Backtab, SHIFT), (Qt.Key.Key_Backtab, SHIFT))
+    assert focused() is w.document_table and w.current_id == 4
+    keys(qtbot, (Qt.Key.Key_Tab, CTRL))
+    assert w.current_id == 4
+
+
+def test_boundary_keys_no_window_manager_takes(qtbot, window):
+    w = active(qtbot, window)
+    keys(qtbot, Qt.Key.Key_F6, Qt.Key.Key_N)  # "মাথা ব্যথা" (0-10)
+    span = lambda: (w.repo.entity(w.view.selected_id).start, w.repo.entity(w.view.selected_id).end)  # noqa: E731
+    keys(qtbot, Qt.Key.Key_Comma)
+    assert span() == (0, 4)  # shrunk at the end
+    keys(qtbot, Qt.Key.Key_Period, Qt.Key.Key_Period)
+    assert span() == (0, 13)  # grown at the end by two words
+    keys(qtbot, Qt.Key.Key_BracketRight)
+    assert span() == (5, 13)  # shrunk at the start
+    keys(qtbot, Qt.Key.Key_BracketLeft)
+    assert span() == (0, 13)
+    keys(qtbot, (Qt.Key.Key_Left, ALT | SHIFT))  # the old keys still work
+    assert span() == (0, 10)

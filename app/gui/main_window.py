@@ -59,6 +59,9 @@ from engine.storage import Change, NewDocument, Repository
 from engine.tagger import Tagger
 
 MAX_ERRORS_SHOWN = 30  # files listed in the import report; the rest are counted
+# The pane with the keyboard focus is framed in the highlight colour (the same width either way: nothing moves).
+FOCUS_FRAME = ("PANE { border: 2px solid palette(midlight); } "
+               "PANE:focus { border: 2px solid palette(highlight); }")
 
 
 @dataclass
@@ -181,6 +184,14 @@ class MainWindow(QMainWindow):
             splitter.setStretchFactor(splitter.count() - 1, stretch)
         splitter.setSizes([340, 500, 440])
         self.setCentralWidget(splitter)
+        # the focus order: filter box, status and type filters, document list, text, entity table (Tab / Shift+Tab);
+        # each of the three panes shows a frame in the highlight colour while it has the focus
+        chain = (self.filter, self.status_filter, self.type_filter, self.document_table, self.view, self.entity_table)
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
+        for pane, kind in ((self.document_table, "QTableView"), (self.view, "QTextEdit"),
+                           (self.entity_table, "QTableView")):
+            pane.setStyleSheet(FOCUS_FRAME.replace("PANE", kind))
         self.model_label = QLabel("loading model…")
         self.counts_label = QLabel()
         self.statusBar().addPermanentWidget(self.counts_label)
@@ -193,6 +204,7 @@ class MainWindow(QMainWindow):
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setTabKeyNavigation(False)  # Tab leaves the table (to the next pane) instead of walking its cells
         table.verticalHeader().hide()
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -266,6 +278,8 @@ class MainWindow(QMainWindow):
         self._action(review, "Next unreviewed", partial(self.goto_unreviewed, False), key="next_unreviewed")
         self._action(review, "Previous unreviewed", partial(self.goto_unreviewed, True), key="previous_unreviewed")
         self._action(review, "Filter the list", self._focus_filter, key="focus_filter")
+        self._action(review, "Go to the text", self.focus_text, key="focus_text")
+        self._action(review, "Back to the document list", self.focus_list, key="focus_list")
         self.least_confident = self._action(review, "Least confident first", self._on_least_confident)
         self.least_confident.setCheckable(True)
         model = bar.addMenu("&Model")
@@ -598,6 +612,18 @@ class MainWindow(QMainWindow):
     def _focus_filter(self) -> None:
         self.filter.setFocus()
         self.filter.selectAll()
+
+    def focus_text(self) -> None:
+        """Into the text with the keyboard: the caret at the selected entity, else where it was."""
+        if not self.view.isVisible():
+            self.statusBar().showMessage("Open a document first", 3000)
+            return
+        self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.statusBar().showMessage("Left / Right: a word; Shift+Left / Shift+Right: select; a number key: make "
+                                     "it an entity; Esc: back to the list", 6000)
+
+    def focus_list(self) -> None:
+        self.document_table.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     # -- view -----------------------------------------------------------------
     def zoom(self, step: int) -> None:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QLabel, QTextEdit, QToolTip
 
 from app.gui.colors import color_for
 from engine.storage import StoredEntity
-from engine.text import BIDI_CONTROLS, has_bidi_controls
+from engine.text import BIDI_CONTROLS, has_bidi_controls, split_words
 
 LOW_CONFIDENCE = 0.6
 
@@ -96,6 +96,7 @@ class EntityTextView(QTextEdit):
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
                                      | Qt.TextInteractionFlag.TextSelectableByKeyboard)
         self.setMouseTracking(True)
+        self.setTabChangesFocus(True)  # Tab goes on to the entity table (the focus order list → text → table)
         font = self.font()
         font.setPointSize(max(14, font.pointSize()))  # Bangla conjuncts need size to be legible
         self.setFont(font)
@@ -106,6 +107,8 @@ class EntityTextView(QTextEdit):
         self._markers: list[int] = []  # stored offsets of the direction controls shown as markers
         self._entities: list[StoredEntity] = []
         self._starts: list[int] = []
+        self._word_starts: list[int] = []  # stored offsets of the words (and punctuation) of the text
+        self._word_ends: list[int] = []
         self.selected_id: int | None = None
         # the window puts this in its status bar; it stays empty unless the document holds direction controls
         self.bidi_notice = QLabel()
@@ -132,6 +135,8 @@ class EntityTextView(QTextEdit):
         """Show ``text`` with each direction control as a visible marker (it would reorder the display)."""
         self._text = text
         self._offsets = OffsetMap(text)
+        words = split_words(text)
+        self._word_starts, self._word_ends = [w.start for w in words], [w.end for w in words]
         if has_bidi_controls(text):
             self._markers = [i for i, ch in enumerate(text) if ch in BIDI_CONTROLS]
             self.setPlainText(text.translate(_SHOW_BIDI))
@@ -267,6 +272,36 @@ class EntityTextView(QTextEdit):
             conf = "" if entity.confidence is None else f", confidence {entity.confidence:.0%}"
             parts.append(f"{entity.label} ({entity.source}, {entity.status}{conf})")
         return "\n".join(parts)
+
+    # -- the caret, by word -------------------------------------------------
+    def word_after(self, index: int) -> int:
+        """The end of the first word ending after stored offset ``index`` (the text's end if none)."""
+        k = bisect_right(self._word_ends, index)
+        return self._word_ends[k] if k < len(self._word_ends) else len(self._text)
+
+    def word_before(self, index: int) -> int:
+        """The start of the last word starting before stored offset ``index`` (0 if none)."""
+        k = bisect_right(self._word_starts, index - 1) - 1
+        return self._word_starts[k] if k >= 0 else 0
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """Left / Right move the caret a whole word (Bangla letters are several code points each, and an entity
+        is whole words); with Shift they extend the selection by a word, so a number key can then make it an
+        entity. Up, Down, Home, End and the rest behave as usual."""
+        key = event.key()
+        if key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and not event.modifiers() & (
+                Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier):
+            cursor = self.textCursor()
+            here = self.from_qt(cursor.position())
+            target = self.word_after(here) if key == Qt.Key.Key_Right else self.word_before(here)
+            keep = event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            cursor.setPosition(self.to_qt(target),
+                               QTextCursor.MoveMode.KeepAnchor if keep else QTextCursor.MoveMode.MoveAnchor)
+            self.setTextCursor(cursor)
+            self.ensureCursorVisible()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     # -- events -----------------------------------------------------------
     def mouseReleaseEvent(self, event) -> None:
