@@ -51,12 +51,14 @@ def extract(tagger: Tagger, files: list[Path], out: Path | None, *, text_column:
     docs = [Document(d.text, d.entities, name=d.title, status="annotated" if d.origin == "human" else "suggested",
                      metadata=d.metadata) for d in batch.documents]
     try:
-        count = export_documents(docs, out, model_version=batch.model_version)
+        summary = export_documents(docs, out, model_version=batch.model_version)
     except (ExportError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     entities = sum(len(d.entities) for d in docs)
-    print(f"wrote {entities} entities from {count} documents to {out}", file=sys.stderr)
+    print(f"wrote {entities} entities from {summary.documents} documents to {out}", file=sys.stderr)
+    for item in summary.not_written:
+        print(f"not written: {item.line()}", file=sys.stderr)
     if batch.errors:
         print(f"{len(batch.errors)} file(s) not extracted (listed above as 'skipped')", file=sys.stderr)
     return status

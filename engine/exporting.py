@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 from engine.atomic import atomic_path, remove_leftovers
 from engine.errors import ExportError
 from engine.formats import brat, conll, jsonl, labelstudio
-from engine.formats.tables import DOCUMENT_COLUMNS, SUMMARY_ABSENT, SUMMARY_OTHER, write_workbook
+from engine.formats.tables import (
+    DOCUMENT_COLUMNS,
+    NOT_WRITTEN_SHEET,
+    SUMMARY_ABSENT,
+    SUMMARY_OTHER,
+    NotWritten,
+    write_workbook,
+)
 from engine.progress import IsCancelled, Progress, check_cancelled
 from engine.review import review_status
 from engine.spans import PRESENT, Document
@@ -57,9 +64,27 @@ def dumps(docs: list[Document], fmt: str, *, model_version: str = "") -> str:
     raise ValueError(f"{fmt!r} is not a text format")
 
 
+@dataclass(frozen=True)
+class ExportSummary:
+    """What an export wrote: the number of documents, and what of them the file could not hold (by document)."""
+
+    documents: int
+    not_written: list[NotWritten] = field(default_factory=list)
+
+    def message(self, path: str | Path) -> str:
+        """What the user reads when the export is done (the window's box, ``extract``'s last lines)."""
+        text = f"Exported {self.documents} documents to {path}"
+        if not self.not_written:
+            return text
+        lines = [n.line() for n in self.not_written[:10]]
+        more = f"\n… and {len(self.not_written) - 10} more" if len(self.not_written) > 10 else ""
+        return (f"{text}, but {len(self.not_written)} thing(s) could not be written (listed in the sheet "
+                f"{NOT_WRITTEN_SHEET!r}):\n" + "\n".join(lines) + more)
+
+
 def export_documents(docs: list[Document], path: str | Path, *, fmt: str | None = None, model_version: str = "",
-                     cancelled: IsCancelled | None = None) -> int:
-    """Write ``docs`` to ``path`` atomically (see :func:`export`); returns the number written.
+                     cancelled: IsCancelled | None = None) -> ExportSummary:
+    """Write ``docs`` to ``path`` atomically (see :func:`export`); says how many and what was not written.
 
     ``doc.status == "annotated"`` marks a reviewed document; its entities are a person's. Excel gets one
     row per document (title, review status, metadata columns) and one per entity.
@@ -68,12 +93,12 @@ def export_documents(docs: list[Document], path: str | Path, *, fmt: str | None 
     fmt = format_for(path, fmt)
     _remove_leftovers(path)
     with _export_errors(path), atomic_path(path) as partial:
-        _write_documents(docs, partial, fmt, model_version=model_version, cancelled=cancelled)
-    return len(docs)
+        not_written = _write_documents(docs, partial, fmt, model_version=model_version, cancelled=cancelled)
+    return ExportSummary(len(docs), not_written)
 
 
 def _write_documents(docs: list[Document], partial: Path, fmt: str, *, model_version: str,
-                     cancelled: IsCancelled | None) -> None:
+                     cancelled: IsCancelled | None) -> list[NotWritten]:
     if fmt == "xlsx":
         sheet = [_SheetDocument(n, d.name, d.text, reviewed=d.status == "annotated", model_version=model_version,
                                 metadata=d.metadata,
@@ -82,14 +107,14 @@ def _write_documents(docs: list[Document], partial: Path, fmt: str, *, model_ver
                                                        "manual" if d.status == "annotated" else "suggested")
                                           for e in d.entities])
                  for n, d in enumerate(docs, start=1)]
-        _write_xlsx(sheet, partial, cancelled=cancelled)
-        return
+        return _write_xlsx(sheet, partial, cancelled=cancelled)
     check_cancelled(cancelled)
     if fmt == "brat":
         with open(partial, "wb") as out:
             brat.write_zip(out, docs)
-        return
+        return []
     partial.write_text(dumps(docs, fmt, model_version=model_version), encoding="utf-8")
+    return []
 
 
 @dataclass(frozen=True)
@@ -125,7 +150,7 @@ def _excel_time(stamp: str | None) -> datetime | str | None:
         return stamp  # not a time we wrote: shown as it is
 
 
-def _write_xlsx(docs: list[_SheetDocument], partial: Path, *, cancelled: IsCancelled | None) -> None:
+def _write_xlsx(docs: list[_SheetDocument], partial: Path, *, cancelled: IsCancelled | None) -> list[NotWritten]:
     """The rows of the three sheets (their layout: :func:`engine.formats.tables.write_workbook`).
 
     Summary: one row per document and one column per entity type holding its present findings joined with
@@ -156,7 +181,7 @@ def _write_xlsx(docs: list[_SheetDocument], partial: Path, *, cancelled: IsCance
                 cells[SUMMARY_OTHER].append(f"{words} ({e.label}, {e.assertion})")
         summary.append({"document": d.id, "title": d.title, "reviewed": reviewed,
                         **{k: "; ".join(dict.fromkeys(v)) or None for k, v in cells.items()}})
-    write_workbook(partial, doc_rows, ent_rows, summary=summary, cancelled=cancelled)
+    return write_workbook(partial, doc_rows, ent_rows, summary=summary, cancelled=cancelled)
 
 
 @contextmanager
@@ -174,8 +199,9 @@ def _export_errors(path: Path) -> Iterator[None]:
 
 
 def export(repo: Repository, path: str | Path, *, fmt: str | None = None, reviewed_only: bool | None = None,
-           progress: Progress | None = None, cancelled: IsCancelled | None = None) -> int:
-    """Export stored documents in ``fmt`` (:data:`FORMATS`; default by suffix); returns the number written.
+           progress: Progress | None = None, cancelled: IsCancelled | None = None) -> ExportSummary:
+    """Export stored documents in ``fmt`` (:data:`FORMATS`; default by suffix); says how many were written and
+    what of them the file could not hold (:class:`ExportSummary`: Excel's limits never stop an export).
 
     Excel gets every document unless ``reviewed_only``; JSONL and CoNLL are
     training formats and get reviewed documents only unless told otherwise.
@@ -191,10 +217,10 @@ def export(repo: Repository, path: str | Path, *, fmt: str | None = None, review
         reviewed_only = fmt not in ("xlsx", "labelstudio")
     _remove_leftovers(path)
     with _export_errors(path), atomic_path(path) as partial:
-        count = _write(repo, fmt, partial, reviewed_only=reviewed_only, progress=progress, cancelled=cancelled)
+        summary = _write(repo, fmt, partial, reviewed_only=reviewed_only, progress=progress, cancelled=cancelled)
     if progress is not None:
-        progress(count, count)
-    return count
+        progress(summary.documents, summary.documents)
+    return summary
 
 
 def _remove_leftovers(path: Path) -> None:
@@ -208,7 +234,7 @@ def _remove_leftovers(path: Path) -> None:
 
 
 def _write(repo: Repository, fmt: str, partial: Path, *, reviewed_only: bool,
-           progress: Progress | None, cancelled: IsCancelled | None) -> int:
+           progress: Progress | None, cancelled: IsCancelled | None) -> ExportSummary:
     docs = [d for d in repo.documents() if d.reviewed or not reviewed_only]
     docs.sort(key=lambda d: d.id)
     entities = {}
@@ -225,7 +251,7 @@ def _write(repo: Repository, fmt: str, partial: Path, *, reviewed_only: bool,
                                                        getattr(e, "assertion", PRESENT), review_status(e))
                                           for e in entities[d.id]])
                  for d in docs]
-        _write_xlsx(sheet, partial, cancelled=cancelled)
+        return ExportSummary(len(docs), _write_xlsx(sheet, partial, cancelled=cancelled))
     else:
         plain = [Document(d.text, [e.span() for e in entities[d.id]], name=d.title,
                           status="annotated" if d.reviewed else "suggested",
@@ -233,4 +259,4 @@ def _write(repo: Repository, fmt: str, partial: Path, *, reviewed_only: bool,
         versions = {d.model_version for d in docs if d.model_version}
         _write_documents(plain, partial, fmt, model_version=versions.pop() if len(versions) == 1 else "",
                          cancelled=cancelled)
-    return len(docs)
+    return ExportSummary(len(docs))

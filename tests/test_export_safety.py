@@ -67,7 +67,7 @@ def test_a_planted_symlink_at_the_old_part_name_is_not_followed(repo, tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("must stay")
     os.symlink(victim, tmp_path / ".entities.xlsx.part")
-    assert export(repo, tmp_path / "entities.xlsx") == 600
+    assert export(repo, tmp_path / "entities.xlsx").documents == 600
     assert victim.read_text() == "must stay"
     assert (tmp_path / "entities.xlsx").read_bytes()[:2] == b"PK"
     assert (tmp_path / "entities.xlsx").stat().st_mode & 0o777 == 0o600
@@ -103,7 +103,7 @@ def test_leftovers_of_a_killed_export_are_removed_by_the_next_one(repo, tmp_path
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, timeout=60)
     assert result.returncode == -9
     assert len(leftovers(tmp_path)) == 1
-    assert export(repo, target) == 19
+    assert export(repo, target).documents == 19
     assert leftovers(tmp_path) == []
 
 

@@ -150,7 +150,7 @@ def reviewed(tmp_path):
             for d in repo.documents()]
     repo.close()
     tasks = tmp_path / "reviewed-in-label-studio.json"
-    assert export_documents(docs, tasks, fmt="labelstudio") == 2
+    assert export_documents(docs, tasks, fmt="labelstudio").documents == 2
     exported = json.loads(tasks.read_text(encoding="utf-8"))
     [task] = [t for t in exported if t["data"]["text"] == TEXT_A]
     [region] = task["annotations"][0]["result"]
