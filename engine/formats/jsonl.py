@@ -38,6 +38,7 @@ def parse(text: str, path: str | Path, *, notes: list[str] | None = None) -> lis
     docs: list[Document] = []
     rejected: dict[str, list[int]] = {}
     units: dict[str, list[int]] = {}  # how doccano offsets were read where the text could not say: unit -> lines
+    unlabelled: list[int] = []  # doccano records with an empty label list
     # lines end at "\n" only: a text may hold U+2028, U+0085... which str.splitlines() would cut at
     for number, line in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
         if not line.strip():
@@ -57,7 +58,13 @@ def parse(text: str, path: str | Path, *, notes: list[str] | None = None) -> lis
             docs.append(labelstudio.task_document(item, path, number))
         else:
             docs.append(doccano_document(item, path, number, units=units))
+            if docs[-1].status == "unannotated" and item.get("reviewed") is not False:
+                unlabelled.append(number)
     if notes is not None:
+        if unlabelled:
+            shown = ", ".join(map(str, unlabelled[:10])) + (" …" if len(unlabelled) > 10 else "")
+            notes.append(f"{len(unlabelled)} record(s) with no labels came in as texts for the model to tag, not as "
+                         f"reviewed documents (line {shown})")
         for unit, lines in units.items():
             shown = ", ".join(map(str, lines[:10])) + (" …" if len(lines) > 10 else "")
             notes.append(_UNIT_NOTES[unit].format(count=len(lines), lines=shown))
@@ -155,6 +162,10 @@ def doccano_document(item: dict, path: str | Path, number: int, *,
     status = "annotated"
     if item.get("reviewed") is False:  # our own export of unreviewed documents
         status = "suggested" if kept else "unannotated"
+    elif not raw and item.get("reviewed") is not True and not item.get("annotation_approver"):
+        # doccano exports every example, labelled or not: an empty list is "not labelled yet", not "nothing here"
+        # (retraining would learn that from it); our export and doccano's approval say when it was checked
+        status = "unannotated"
     return Document(body, kept, name=title, line=number, status=status, metadata=metadata, notes=notes)
 
 
@@ -219,6 +230,8 @@ def dumps_doccano(docs: list[Document]) -> str:
         record.update({k: v for k, v in doc.metadata.items() if k not in _DOCCANO_KEYS})
         if doc.status != "annotated":
             record["reviewed"] = False
+        elif not doc.entities:  # reviewed, nothing found: without this, an empty list reads as "not labelled yet"
+            record["reviewed"] = True
         lines.append(json.dumps(record, ensure_ascii=False))
     return "\n".join(lines) + ("\n" if lines else "")
 
