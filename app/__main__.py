@@ -40,6 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("files", nargs="+", type=Path)
     ex.add_argument("-o", "--output", type=Path, help=".xlsx, .jsonl or .conll (default: print)")
     ex.add_argument("--text-column", help="column with the text in .csv/.xlsx files (default: guessed)")
+    # an archive: -o FOLDER writes shards and a manifest, resumably (app/archive_run.py)
+    ex.add_argument("--workers", type=int, metavar="N",
+                    help="tag on N local worker processes (Dask, an optional extra); -o must be a folder")
+    ex.add_argument("--scheduler", metavar="ADDRESS",
+                    help="tag on a running Dask cluster (tcp://host:8786); its workers must see the files, the "
+                         "model folder and the -o folder at the same paths")
+    ex.add_argument("--partition-size", type=int, metavar="N",
+                    help="documents per shard when -o is a folder (default: 500)")
     args = parser.parse_args(argv)  # --version and --help end here, even where nothing else could run
     _from_caller(args)
     from app.startup_checks import EXIT_MISSING_LIBRARIES, EXIT_NOT_A_CHECKOUT, not_a_checkout, window_problem
@@ -56,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         from app.gui.application import run_gui
 
         return run_gui(data_dir=args.data_dir, model_dir=args.model)
+    if args.command == "extract" and (args.workers is not None or args.scheduler is not None
+                                      or args.partition_size is not None or _archive_output(args.output)):
+        return _extract_archive(args)
     try:
         from engine.runtime import load_tagger
 
@@ -95,6 +106,30 @@ def _from_caller(args: argparse.Namespace) -> None:
             setattr(args, name, resolve(getattr(args, name)))
     if getattr(args, "files", None):
         args.files = [resolve(f) for f in args.files]
+
+
+def _archive_output(out: Path | None) -> bool:
+    from app.archive_run import is_archive_output
+
+    return is_archive_output(out)
+
+
+def _extract_archive(args: argparse.Namespace) -> int:
+    """``extract -o FOLDER`` (and --workers/--scheduler): shards, a manifest, resumable."""
+    from app.archive_run import extract_archive
+
+    if args.output is None or not _archive_output(args.output):
+        print("error: --workers, --scheduler and --partition-size write a folder of shards: give -o FOLDER",
+              file=sys.stderr)
+        return 2
+    try:
+        model = args.model or active_model(args.data_dir)
+    except MederError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return extract_archive(args.files, args.output, model_folder=model, workers=args.workers,
+                           scheduler=args.scheduler, partition_size=args.partition_size,
+                           text_column=args.text_column)
 
 
 def _backups(args: argparse.Namespace) -> int:

@@ -24,6 +24,8 @@ EXCLUDED_MODULES = (
     "scipy", "sklearn", "joblib", "threadpoolctl", "pandas", "pyarrow", "narwhals", "PIL",
     # torch.compile's graph partitioner; the trainer runs eager
     "networkx",
+    # `extract --workers` runs from a checkout with the distributed extra, never from the bundle
+    "dask", "distributed",
     # huggingface_hub's web-hook payloads; the app never talks to the hub
     "pydantic", "pydantic_core", "hf_xet",
     # Qt: the app uses QtCore, QtGui and QtWidgets only

@@ -1,4 +1,4 @@
-"""Set up ``.venv`` for ``./run`` (running and retraining) and ``./run-tests`` (adds the build and dev extras).
+"""Set up ``.venv`` for ``./run`` (running and retraining) and ``./run-tests`` (adds the build, dev and distributed extras).
 
 Standard library only: the system ``python3`` runs it before ``.venv`` exists.
 
@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-EXTRAS = {"run": "train", "tests": "train,build,dev"}
+EXTRAS = {"run": "train", "tests": "train,build,dev,distributed"}
 STAMPS = {"run": ".installed-run", "tests": ".installed-tests"}
 LEGACY_STAMP = ".installed"  # written by the old ./run, which installed train, build and dev together
 # the stamps that show a purpose's packages are installed

@@ -66,7 +66,7 @@ def test_unreachable_cpu_index_falls_back_to_the_default_index(tmp_path):
     torch = [c for c in commands if pinned_torch() in c]
     assert [CPU_INDEX in c for c in torch] == [True, False]  # tried first, then the default index
     assert "fails: the CPU index is not reachable" in out
-    assert commands[-1][-2:] == ["-e", f"{ROOT}[train,build,dev]"]  # the tests add the build and dev extras
+    assert commands[-1][-2:] == ["-e", f"{ROOT}[train,build,dev,distributed]"]  # the tests add their extras
 
 
 @pytest.mark.parametrize("platform", ["darwin", "win32"])
@@ -97,7 +97,7 @@ def existing_venv(tmp_path: Path, *stamps: str, stale: bool = False) -> Path:
     ([".installed"], "tests", []),
     ([".installed-tests"], "run", []),  # ./run after ./run-tests
     ([".installed-run"], "run", []),
-    ([".installed-run"], "tests", ["[train,build,dev]"]),  # ./run-tests after ./run: just the extras, no torch
+    ([".installed-run"], "tests", ["[train,build,dev,distributed]"]),  # ./run-tests after ./run: just the extras, no torch
     ([], "run", ["torch", "[train]"]),
 ])
 def test_stamps_decide_what_is_installed(tmp_path, stamps, purpose, installs):
@@ -112,7 +112,7 @@ def test_stamps_decide_what_is_installed(tmp_path, stamps, purpose, installs):
 def test_a_newer_pyproject_makes_every_stamp_stale(tmp_path):
     venv = existing_venv(tmp_path, ".installed", ".installed-run", ".installed-tests", stale=True)
     commands, _ = setup_commands("tests", "--platform", "linux", venv=venv, project=tmp_path)
-    assert commands[-1][-1] == f"{tmp_path}[train,build,dev]"
+    assert commands[-1][-1] == f"{tmp_path}[train,build,dev,distributed]"
 
 
 def test_an_installed_venv_starts_without_running_anything(tmp_path):
