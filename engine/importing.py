@@ -142,8 +142,9 @@ def read_file(path: Path, *, text_column: str | int | None = None, sheet: str | 
                 for i, d in enumerate(load_documents(path, known_types=known_types, notes=notes))
                 if d.text.strip() or d.entities]
     elif suffix in TABLE_SUFFIXES:
-        docs = [PendingDocument(row.title or f"{name} row {row.line}", row.text, source, [], "model", row.line,
-                                metadata=row.metadata, needs_tagging=True)
+        docs = [PendingDocument(row.title or f"{name} row {row.line}", row.text, source, row.entities or [],
+                                "human" if row.reviewed else "model", row.line, reviewed=row.reviewed,
+                                metadata=row.metadata, needs_tagging=row.entities is None)
                 for row in table_documents(path, text_column, sheet=sheet, notes=notes)]
     else:
         if size > MAX_DOCUMENT_BYTES:

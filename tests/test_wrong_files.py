@@ -157,3 +157,72 @@ def test_a_merged_title_row_above_the_header_is_no_document(tmp_path):
     assert [(d.text, d.metadata) for d in batch.documents] == [("জ্বর আছে", {"id": "1", "age": "30"}),
                                                                ("কাশি আছে", {"id": "2", "age": "40"})]
     assert "title above the header" in batch.report.files[0].skipped[0]
+
+
+# 8. the app's own Excel export comes back with its entities and reviews
+def test_own_excel_export_reads_back_entities_and_review_status(tmp_path):
+    from engine.exporting import export_documents
+
+    text = "রোগীর জ্বর আছে, নাপা দিন"
+    docs = [Document(text, [Entity(6, 10, "Symptom", assertion="absent"), Entity(16, 20, "Medicine")], name="নোট ১",
+                     status="annotated", metadata={"ward": "3"}),
+            Document("কাশি আছে", [Entity(0, 4, "Symptom", confidence=0.75)], name="নোট ২", status="suggested"),
+            Document("মাথা ঘোরে", [], name="নোট ৩", status="suggested")]
+    export_documents(docs, tmp_path / "out.xlsx")
+    batch = import_files([tmp_path / "out.xlsx"], None)
+    assert batch.errors == [] and batch.report.files[0].skipped == []
+    got = [(d.title, d.origin, d.reviewed, d.needs_tagging, d.metadata, [(e.start, e.end, e.label, e.confidence,
+                                                                           e.assertion) for e in d.entities])
+           for d in batch.documents]
+    assert got == [("নোট ১", "human", True, False, {"ward": "3"},
+                    [(6, 10, "Symptom", None, "absent"), (16, 20, "Medicine", None, "present")]),
+                   ("নোট ২", "model", False, False, {}, [(0, 4, "Symptom", 0.75, "present")]),
+                   ("নোট ৩", "model", False, True, {}, [])]
+
+
+def test_own_excel_export_with_an_edited_entity_says_so(tmp_path):
+    from openpyxl import load_workbook
+
+    from engine.exporting import export_documents
+
+    export_documents([Document("জ্বর আছে", [Entity(0, 4, "Symptom")], status="annotated")], tmp_path / "out.xlsx")
+    wb = load_workbook(tmp_path / "out.xlsx")
+    wb["Entities"]["H2"] = 1  # start moved by hand
+    wb.save(tmp_path / "out.xlsx")
+    batch = import_files([tmp_path / "out.xlsx"], None)
+    assert batch.documents[0].entities == [] and batch.documents[0].reviewed
+    assert "do not match the document's text" in batch.report.files[0].skipped[0]
+
+
+# 9a. Prodigy ner.teach answers are yes/no on one span each
+def test_prodigy_binary_answers_come_in_as_suggestions_merged_per_text(tmp_path):
+    text = "জ্বর আছে, নাপা দিন"
+    lines = [{"text": text, "spans": [{"start": 0, "end": 4, "label": "Symptom", "score": 0.6}], "answer": "accept",
+              "_view_id": "ner"},
+             {"text": text, "spans": [{"start": 10, "end": 14, "label": "Medicine", "score": 0.9}], "answer": "accept",
+              "_view_id": "ner"},
+             {"text": text, "spans": [{"start": 5, "end": 8, "label": "Symptom"}], "answer": "reject",
+              "_view_id": "ner"},
+             {"text": "কাশি", "spans": [{"start": 0, "end": 4, "label": "Symptom"}], "answer": "accept",
+              "_view_id": "ner_manual"}]
+    notes: list[str] = []
+    docs = load_documents(write(tmp_path, "teach.jsonl", "\n".join(json.dumps(x, ensure_ascii=False) for x in lines)),
+                          notes=notes)
+    assert [(d.status, [(e.label, e.confidence) for e in d.entities]) for d in docs] == [
+        ("suggested", [("Symptom", 0.6), ("Medicine", 0.9)]), ("annotated", [("Symptom", None)])]
+    assert any("ner.teach" in n and "suggestions" in n for n in notes)
+
+
+# 9b. Label Studio's CSV/TSV export: the label column holds the regions as JSON
+def test_label_studio_csv_label_column_is_read(tmp_path):
+    import csv
+
+    with open(tmp_path / "project.csv", "w", encoding="utf-8", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["annotation_id", "annotator", "created_at", "id", "label", "lead_time", "text", "updated_at"])
+        out.writerow([7, 1, "2024-01-01", 1, json.dumps([{"start": 0, "end": 4, "text": "জ্বর", "labels": ["Symptom"]}],
+                                                        ensure_ascii=False), 3.5, "জ্বর আছে", "2024-01-01"])
+        out.writerow(["", "", "", 2, "", "", "কাশি নেই", ""])
+    docs = read_file(tmp_path / "project.csv")
+    assert [(d.text, d.origin, d.reviewed, d.needs_tagging, spans(d)) for d in docs] == [
+        ("জ্বর আছে", "human", True, False, [("জ্বর", "Symptom")]), ("কাশি নেই", "model", False, True, [])]

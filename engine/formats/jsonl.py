@@ -38,6 +38,8 @@ def parse(text: str, path: str | Path, *, notes: list[str] | None = None) -> lis
     docs: list[Document] = []
     rejected: dict[str, list[int]] = {}
     units: dict[str, list[int]] = {}  # how doccano offsets were read where the text could not say: unit -> lines
+    binary: list[int] = []  # lines of Prodigy's binary (ner.teach) answers
+    binary_docs: dict[str, Document] = {}
     unlabelled: list[int] = []  # doccano records with an empty label list
     # lines end at "\n" only: a text may hold U+2028, U+0085... which str.splitlines() would cut at
     for number, line in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
@@ -53,7 +55,18 @@ def parse(text: str, path: str | Path, *, notes: list[str] | None = None) -> lis
             if answer in ("reject", "ignore"):
                 rejected.setdefault(answer, []).append(number)
                 continue
-            docs.append(prodigy_document(item, path, number))
+            doc = prodigy_document(item, path, number)
+            if item.get("_view_id") == "ner":  # ner.teach: a yes/no on one suggested span, not a whole annotation
+                binary.append(number)
+                same = binary_docs.get(doc.text)
+                if same is not None:  # more answers on one text: one document with every accepted span
+                    same.entities, overlaps = keep_fitting(doc.text, same.entities + doc.entities,
+                                                           where=f"line {number}")
+                    same.notes.extend(overlaps)
+                    same.status = "suggested" if same.entities else "unannotated"
+                    continue
+                binary_docs[doc.text] = doc
+            docs.append(doc)
         elif isinstance(item.get("data"), dict):
             docs.append(labelstudio.task_document(item, path, number))
         else:
@@ -65,6 +78,10 @@ def parse(text: str, path: str | Path, *, notes: list[str] | None = None) -> lis
             shown = ", ".join(map(str, unlabelled[:10])) + (" …" if len(unlabelled) > 10 else "")
             notes.append(f"{len(unlabelled)} record(s) with no labels came in as texts for the model to tag, not as "
                          f"reviewed documents (line {shown})")
+        if binary:
+            notes.append(f"{len(binary)} binary answer(s) of Prodigy's ner.teach (accept/reject on one suggested span) "
+                         f"on {len(binary_docs)} text(s): the accepted spans come in as suggestions to review, not as "
+                         "complete annotations")
         for unit, lines in units.items():
             shown = ", ".join(map(str, lines[:10])) + (" …" if len(lines) > 10 else "")
             notes.append(_UNIT_NOTES[unit].format(count=len(lines), lines=shown))
@@ -195,9 +212,10 @@ def prodigy_document(item: dict, path: str | Path, number: int) -> Document:
         raise FormatError(path, '"spans" must be a list of {"start", "end", "label"}', number)
     meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
     scores = meta.get("scores") if isinstance(meta.get("scores"), list) else []
-    reviewed = item.get("answer") == "accept"
-    if "answer" in item and not reviewed:
+    if "answer" in item and item["answer"] != "accept":
         raise FormatError(path, f"unknown answer {item['answer']!r}; expected 'accept', 'reject' or 'ignore'", number)
+    # an accepted binary answer (ner.teach) says only that its one span is right: the text is not reviewed
+    reviewed = item.get("answer") == "accept" and item.get("_view_id") != "ner"
     entities = []
     for i, span in enumerate(spans):
         if not isinstance(span, dict):

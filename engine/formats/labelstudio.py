@@ -238,12 +238,7 @@ def _min_document(item: dict, path: str | Path, line: int) -> Document:
         raise FormatError(path, 'expected a Label Studio task ({"data": {"text": ...}}) or a JSON-MIN row with '
                                 "a text field", line)
     body = fields.pop(body_key)
-    notes: list[str] = []
-    entities = []
-    for key in region_keys:
-        for value in item[key]:
-            entities.extend(_labels(value, body, path, line, notes, None))
-    kept, overlap_notes = keep_fitting(body, entities, where=f"line {line}")
+    kept, notes = region_entities([value for key in region_keys for value in item[key]], body, path=path, line=line)
     title = fields.pop("title", "")
     metadata = {k: metadata_value(v) for k, v in fields.items()}
     # a row with an annotation (an annotator or an annotation id) but no regions was reviewed empty; a task nobody
@@ -251,7 +246,20 @@ def _min_document(item: dict, path: str | Path, line: int) -> Document:
     annotated = item.get("annotator") is not None or item.get("annotation_id") is not None
     status = "annotated" if kept or annotated else "unannotated"
     return Document(body, kept, name=title if isinstance(title, str) else "", line=line, status=status,
-                    metadata=metadata, notes=notes + overlap_notes)
+                    metadata=metadata, notes=notes)
+
+
+def region_entities(regions: list, body: str, *, path: str | Path, line: int) -> tuple[list[Entity], list[str]]:
+    """Entities of JSON-MIN regions (``{"start", "end", "text", "labels"}``, also in Label Studio's CSV export),
+    overlaps resolved, with notes on what was left out."""
+    notes: list[str] = []
+    entities = []
+    for value in regions:
+        if not isinstance(value, dict):
+            raise FormatError(path, f'a region must be {{"start", "end", "labels"}}, got {value!r}', line)
+        entities.extend(_labels(value, body, path, line, notes, None))
+    kept, overlap_notes = keep_fitting(body, entities, where=f"line {line}")
+    return kept, notes + overlap_notes
 
 
 def _assertion_result(region: dict, e: Entity) -> dict:

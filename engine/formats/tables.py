@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import unicodedata
 import zipfile
@@ -21,6 +22,7 @@ from pathlib import Path
 from engine.errors import FormatError, OperationCancelled
 from engine.formats import read_text_file
 from engine.limits import MAX_DOCUMENT_CHARS, MAX_FILE_BYTES
+from engine.spans import ASSERTIONS, PRESENT, Entity, type_name_problem
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXCEL_CELL_LIMIT = 32767
@@ -62,6 +64,8 @@ class TableRow:
     text: str
     title: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    entities: list[Entity] | None = None  # None: the table holds none (the model tags the text)
+    reviewed: bool = False  # entities a person made or checked (our export's reviewed documents, Label Studio's)
 
 
 def read_table(path: str | Path, *, max_rows: int | None = None,
@@ -417,6 +421,9 @@ def table_documents(path: str | Path, column: str | int | None = None, *, sheet:
     skip = {index} | titles
     if own_export:
         skip |= {i for i, name in enumerate(header) if name in APP_DOCUMENT_COLUMNS}
+    regions = _region_columns(header, numbered, skip) if layout.has_header else []
+    skip |= set(regions)
+    own_entities = _own_entities(path, notes) if own_export and path.suffix.lower() == ".xlsx" else None
     out = []
     for line, row in numbered:
         text = row[index] if index < len(row) else ""  # as the cell has it: a note may end in spaces
@@ -428,7 +435,103 @@ def table_documents(path: str | Path, column: str | int | None = None, *, sheet:
         title = next((row[i].strip() for i in titles if i < len(row) and row[i].strip()), "")
         metadata = {header[i]: cell.strip() for i, cell in enumerate(row) if i not in skip and cell.strip()}
         out.append(TableRow(line, text, title, metadata))
+        if regions:
+            _label_studio_row(out[-1], [row[i] if i < len(row) else "" for i in regions], path, notes)
+        elif own_entities is not None:
+            _own_export_row(out[-1], row, header, own_entities, notes)
     return out
+
+
+def _cell(row: list[str], header: list[str], name: str) -> str:
+    return row[header.index(name)].strip() if name in header and header.index(name) < len(row) else ""
+
+
+def _region_columns(header: list[str], numbered: list[tuple[int, list[str]]], skip: set[int]) -> list[int]:
+    """Columns of Label Studio's CSV/TSV export that hold labelled regions as JSON
+    (``[{"start": 0, "end": 4, "text": "জ্বর", "labels": ["Symptom"]}]``)."""
+    out = []
+    for i in range(len(header)):
+        cells = [r[i] for _, r in numbered if i < len(r) and r[i].strip()]
+        if i in skip or not cells or not all(c.lstrip().startswith("[") for c in cells):
+            continue
+        try:
+            values = [json.loads(c) for c in cells]
+        except ValueError:
+            continue
+        if all(isinstance(v, list) and all(isinstance(r, dict) and "start" in r and "labels" in r for r in v)
+               for v in values) and any(values):
+            out.append(i)
+    return out
+
+
+def _label_studio_row(row: TableRow, cells: list[str], path: Path, notes: list[str] | None) -> None:
+    """A row of Label Studio's CSV export: its regions are a person's annotation when the row has one."""
+    from engine.formats.labelstudio import region_entities
+
+    regions = [region for cell in cells if cell.strip() for region in json.loads(cell)]
+    found, left_out = region_entities(regions, row.text, path=path, line=row.line)
+    if found or any(row.metadata.get(k) for k in ("annotator", "annotation_id")):
+        row.entities, row.reviewed = found, True
+    if notes is not None:
+        notes.extend(left_out)
+
+
+def _own_entities(path: Path, notes: list[str] | None) -> dict[str, list[list[str]]] | None:
+    """The app's own export: its Entities sheet's rows by document number (None when there is no such sheet)."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        if "Entities" not in wb.sheetnames:
+            if notes is not None:
+                notes.append("the workbook has no Entities sheet: entities were not read, the texts are tagged anew")
+            return None
+        rows = [r for _, r in _non_blank(_ws_rows(path, wb["Entities"]), None)]
+    finally:
+        wb.close()
+    if not rows or [c.strip() for c in rows[0][:len(ENTITY_COLUMNS)]] != list(ENTITY_COLUMNS):
+        if notes is not None:
+            notes.append("the Entities sheet is not the one this app writes: entities were not read, the texts are "
+                         "tagged anew")
+        return None
+    by_document: dict[str, list[list[str]]] = {}
+    for r in rows[1:]:
+        by_document.setdefault(r[0].strip(), []).append(r)
+    return by_document
+
+
+def _score(cell: str) -> float | None:
+    try:
+        value = float(cell)
+    except ValueError:
+        return None
+    return value if 0 <= value <= 1 else None
+
+
+def _own_export_row(row: TableRow, cells: list[str], header: list[str], entities: dict[str, list[list[str]]],
+                    notes: list[str] | None) -> None:
+    """A document of the app's own Excel export, with its entities and review status as exported."""
+    row.reviewed = _cell(cells, header, "reviewed") == "yes"
+    found, wrong = [], 0
+    column = {name: i for i, name in enumerate(ENTITY_COLUMNS)}
+    for e in entities.get(_cell(cells, header, "document"), []):
+        e = e + [""] * (len(ENTITY_COLUMNS) - len(e))
+        try:
+            start, end = int(float(e[column["start"]])), int(float(e[column["end"]]))
+        except ValueError:
+            wrong += 1
+            continue
+        label, assertion = e[column["type"]].strip(), e[column["assertion"]].strip() or PRESENT
+        confidence = _score(e[column["confidence"]])
+        if (not 0 <= start < end <= len(row.text) or row.text[start:end] != e[column["entity text"]]
+                or type_name_problem(label) or assertion not in ASSERTIONS):
+            wrong += 1
+            continue
+        found.append(Entity(start, end, label, None if row.reviewed else confidence, assertion))
+    row.entities = found if found or row.reviewed else None
+    if wrong and notes is not None:
+        notes.append(f"row {row.line}: {wrong} entit{'y' if wrong == 1 else 'ies'} of the Entities sheet do not match "
+                     "the document's text (edited in the workbook?) and were not imported")
 
 
 def table_texts(path: str | Path, column: str | int | None = None) -> list[tuple[int, str]]:
