@@ -142,12 +142,15 @@ def _backups(args: argparse.Namespace) -> int:
             for path in list_backups(db):
                 print(path)
             return 0
-        aside = restore_backup(args.restore_backup, db)
+        notices: list[str] = []
+        aside = restore_backup(args.restore_backup, db, notices=notices)
     except MederError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     kept = f"; the previous database is kept as {aside}" if aside else ""
     print(f"restored {args.restore_backup} into {db}{kept}")
+    for notice in notices:  # schema objects the app did not create, dropped from the restored copy
+        print(notice)
     return 0
 
 

@@ -93,8 +93,11 @@ def daily_backup(db_path: str | Path, *, keep: int = KEEP, now: datetime | None 
     return make_backup(db_path, reason="daily", keep=keep, now=now)
 
 
-def restore_backup(backup: str | Path, db_path: str | Path) -> Path | None:
+def restore_backup(backup: str | Path, db_path: str | Path, *, notices: list[str] | None = None) -> Path | None:
     """Replace the database by ``backup`` (checked first); returns where the old database was kept.
+
+    Schema objects the app did not create (a planted trigger) are dropped from the restored copy, never from
+    ``backup`` itself; what was dropped is appended to ``notices``.
 
     Close the app first: a running app would keep writing to the old file.
     The current database (with its ``-wal``, which holds its newest edits) is
@@ -120,9 +123,24 @@ def restore_backup(backup: str | Path, db_path: str | Path) -> Path | None:
         Path(f"{db_path}-shm").unlink(missing_ok=True)
         with atomic_path(db_path) as temp:
             shutil.copyfile(backup, temp)
+            cleaned = _drop_foreign_objects(temp, db_path)
     except OSError as exc:
         raise StorageError(f"The backup {backup.name} was not restored: {exc.strerror or exc}") from None
+    if cleaned and notices is not None:
+        notices.append(cleaned)
     return aside
+
+
+def _drop_foreign_objects(copy: Path, db_path: Path) -> str | None:
+    from engine.storage.schema import drop_foreign_objects
+
+    con = sqlite3.connect(copy, isolation_level=None)
+    try:
+        return drop_foreign_objects(con, db_path)
+    except sqlite3.Error as exc:
+        raise StorageError(f"The backup was not restored: its schema could not be cleaned ({exc})") from None
+    finally:
+        con.close()
 
 
 def set_aside(db_path: str | Path, *, why: str) -> Path:

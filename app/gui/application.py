@@ -173,9 +173,11 @@ def open_repository(db_path: Path, parent=None):
                 names = [p.name for p in list_backups(db_path)]
                 name, ok = QInputDialog.getItem(parent, "Restore a backup", "Backup (newest first):", names, 0, False)
                 if ok:
-                    aside = restore_backup(backup_folder(db_path) / name, db_path)
-                    if aside is not None:
-                        QMessageBox.information(parent, "Bangla MedER", f"The previous database is kept as {aside}.")
+                    notices: list[str] = []
+                    aside = restore_backup(backup_folder(db_path) / name, db_path, notices=notices)
+                    kept = [f"The previous database is kept as {aside}."] if aside is not None else []
+                    if kept or notices:
+                        QMessageBox.information(parent, "Bangla MedER", "\n\n".join(kept + notices))
             else:
                 return None
         except MederError as exc:

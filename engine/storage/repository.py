@@ -30,6 +30,7 @@ from engine.storage.schema import (
     _make_private,
     _reason,
     check_database_file,
+    drop_foreign_objects,
 )
 
 
@@ -131,6 +132,8 @@ class Repository:
             if read_only:
                 return
             _make_private(self.path)  # -wal and -shm take the database file's mode
+            if version and (cleaned := drop_foreign_objects(self._db, self.path)):  # before any write fires them
+                self.notices.append(cleaned)
             if 0 < version < SCHEMA_VERSION:
                 from engine.backup import make_backup
 

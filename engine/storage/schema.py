@@ -5,6 +5,7 @@ before SQLite is allowed to write to it (a damaged, empty or newer file is refus
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
@@ -103,6 +104,52 @@ MIGRATIONS: dict[int, str] = {
 }
 
 
+# every table and index the migrations above create: anything else in a file (a trigger that rewrites a note
+# or deletes new entities, a view, an index) was not made by this app
+_CREATED = re.compile(r"CREATE\s+(TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
+APP_OBJECTS = frozenset((kind.lower(), name.lower()) for sql in MIGRATIONS.values() for kind, name in _CREATED.findall(sql))
+
+
+def foreign_objects(con: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    """``(type, name, sql)`` of each schema object in the file that the app did not create (SQLite's own
+    ``sqlite_*`` tables and automatic indexes aside)."""
+    rows = con.execute("SELECT type, name, coalesce(sql, '') FROM sqlite_master "
+                       "WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid").fetchall()
+    return [(t, n, sql) for t, n, sql in rows if (t.lower(), n.lower()) not in APP_OBJECTS]
+
+
+def _check_not_replaced(foreign: list[tuple[str, str, str]], path: Path) -> None:
+    ours = {name for _, name in APP_OBJECTS}
+    if taken := [f"{t} {n!r}" for t, n, _ in foreign if n.lower() in ours]:
+        raise DamagedDatabase(path, f"it holds a {', '.join(taken)} in place of the app's own, so it is not a "
+                                    "Bangla MedER database as this app made it")
+
+
+def drop_foreign_objects(con: sqlite3.Connection, path: Path) -> str | None:
+    """Drop the triggers, views and indexes that the app did not create, in one transaction; what the user reads
+    about it (None when there were none). They are not data: triggers fire on the app's own writes (an added entity
+    deleted, a note rewritten), so none may stay. Tables of other programs are left alone (the app never reads
+    them). A view or trigger standing where one of the app's tables should be makes the file refused."""
+    foreign = foreign_objects(con)
+    _check_not_replaced(foreign, path)
+    order = {"trigger": 0, "view": 1, "index": 2}
+    dropped = sorted(((t, n, sql) for t, n, sql in foreign if t in order), key=lambda o: order[o[0]])
+    if not dropped:
+        return None
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        for kind, name, _ in dropped:
+            con.execute(f'DROP {kind.upper()} IF EXISTS "{name.replace(chr(34), chr(34) * 2)}"')
+        con.execute("COMMIT")
+    except sqlite3.Error:
+        con.execute("ROLLBACK")
+        raise
+    shown = "\n".join(f"• {kind} {name!r}: {' '.join(sql.split())[:200]}" for kind, name, sql in dropped[:10])
+    more = f"\n… and {len(dropped) - 10} more" if len(dropped) > 10 else ""
+    return (f"{path.name} held {len(dropped)} schema object(s) that Bangla MedER did not create; they could change "
+            f"or delete your notes and entities when the app saves, so they were removed (your documents and "
+            f"entities are untouched):\n{shown}{more}")
+
 
 class DamagedDatabase(StorageError):
     """The database file fails SQLite's check; it was opened for nothing and left unchanged."""
@@ -172,12 +219,14 @@ def check_database_file(path: str | Path) -> int:
         try:
             result = "\n".join(r[0] for r in con.execute("PRAGMA quick_check(5)"))
             version = con.execute("PRAGMA user_version").fetchone()[0]
+            foreign = foreign_objects(con) if result == "ok" else []
         finally:
             con.close()
     except sqlite3.Error as exc:
         raise DamagedDatabase(path, f"the file is damaged ({exc})") from None
     if result != "ok":
         raise DamagedDatabase(path, f"the file is damaged ({result.splitlines()[0]})")
+    _check_not_replaced(foreign, path)
     return version
 
 
