@@ -91,14 +91,14 @@ class ModelConfig:
             raise ModelError(f"{path}: missing") from None
         except OSError as exc:
             raise ModelError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-        except ValueError as exc:
-            raise ModelError(f"{path}: not valid JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:  # RecursionError: thousands of nested brackets
+            raise ModelError(f"{path}: not valid JSON ({exc.__class__.__name__}: {exc})") from None
         if not isinstance(raw, dict):
             raise ModelError(f"{path}: must hold a JSON object, got {type(raw).__name__}; refusing to load")
         known = {f for f in cls.__dataclass_fields__}
         try:
             config = cls(**{k: v for k, v in raw.items() if k in known})
-        except TypeError as exc:
-            raise ModelError(f"{path}: {exc}") from None
-        config.validate(path)
+            config.validate(path)
+        except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong kind that validate compares
+            raise ModelError(f"{path}: a field has the wrong kind of value ({exc})") from None
         return config

@@ -82,6 +82,8 @@ class ModelRegistry:
                     created = ModelConfig.load(model_layout.student_int8(p)).created
                 except ModelError as exc:
                     damaged = str(exc)
+                except Exception as exc:  # noqa: BLE001 - one unreadable folder must not stop the app from starting
+                    damaged = f"{model_layout.student_int8(p)}: cannot be read ({exc.__class__.__name__}: {exc})"
                 found.append(ModelVersion(p.name, p, created, report, False, damaged))
         return found
 
@@ -164,6 +166,6 @@ def _read_json(path: Path) -> dict:
     """A small JSON object, or {} when it is missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
