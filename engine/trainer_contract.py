@@ -44,6 +44,33 @@ class ExitCode(IntEnum):
     CANCELLED = 3  # the user cancelled; nothing was changed
 
 
+# Every way the trainer can end, in the users' words (the dialog shows it and the log records it).
+EXIT_WORDS = {
+    ExitCode.OK: "the trainer finished",
+    ExitCode.FAILED: "the trainer stopped on an error (the line before says which); the active model is unchanged",
+    ExitCode.REFUSED: "the trainer refused to start: the database, the model folders or the reviewed documents "
+                      "could not be used as given; nothing was changed",
+    ExitCode.CANCELLED: "the retraining was cancelled; the active model and your corrections are unchanged",
+}
+SIGNAL_WORDS = {9: "killed", 15: "asked to stop by the system", 11: "crashed (memory fault)", 6: "aborted"}
+
+
+def exit_words(code: int, *, crashed: bool = False) -> str:
+    """What exit status ``code`` means. ``crashed``: the process did not exit itself and ``code`` is the signal
+    that ended it (Qt reports a killed process so)."""
+    if crashed:
+        how = SIGNAL_WORDS.get(code, f"ended by signal {code}")
+        return (f"the trainer was {how} before it finished (out of memory, the computer shutting down, or stopped "
+                "from outside); the active model is unchanged and its unfinished files are removed at the next "
+                "retraining")
+    if code in EXIT_WORDS:
+        return EXIT_WORDS[ExitCode(code)]
+    if code > 128:  # a shell's way of saying "killed by signal code - 128"
+        return exit_words(code - 128, crashed=True)
+    return (f"the trainer ended with exit status {code}, which it never sets itself (a broken installation, or "
+            "Python itself failed to start); the active model is unchanged")
+
+
 def trainer_command() -> list[str]:
     """How to start the trainer: the frozen app runs itself with --trainer, else ``python -m trainer``."""
     if getattr(sys, "frozen", False):

@@ -5,6 +5,7 @@ What the dialog and the trainer say to each other is :mod:`engine.trainer_contra
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -41,12 +42,17 @@ from engine.trainer_contract import (
     Step,
     TimeLeft,
     decode,
+    exit_words,
     retrain_arguments,
     stage_words,
     time_left_words,
     trainer_command,
 )
 
+log = logging.getLogger(__name__)
+# Cancel is a line on the trainer's stdin, read between steps; a trainer still running this long after it is
+# killed, so a cancel always ends within 5 s (its unfinished files are removed at the next start)
+CANCEL_GRACE_MS = 4000
 _ORT_LOG = re.compile(r"\[[WIV]:onnxruntime")  # "2026-11-25 15:01:10 [W:onnxruntime:, ...] ..."
 
 
@@ -79,6 +85,11 @@ class RetrainDialog(QDialog):
         self.estimate = TimeLeft()
         self.summary = QLabel()
         self.summary.setWordWrap(True)
+        self.warning = QLabel()  # reviewed documents that hold no entity teach the model nothing
+        self.warning.setObjectName("retrain_warning")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #8a4b00")
+        self.warning.hide()
         reviewed = self._refresh_summary()
         self.preset = QComboBox()
         self.preset.addItem("Quick (minutes; at most 20 for 200 reviewed documents)", "quick")
@@ -116,6 +127,7 @@ class RetrainDialog(QDialog):
         buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
+        layout.addWidget(self.warning)
         layout.addLayout(form)
         layout.addWidget(self.stage)
         layout.addWidget(self.time_left)
@@ -135,6 +147,14 @@ class RetrainDialog(QDialog):
         new = self.repo.reviewed_since(active.created) if active.created else len(reviewed)
         self.summary.setText(f"{len(reviewed)} reviewed documents with {entities} entities; {new} reviewed since "
                              f"the active model ({active.version}) was made.")
+        empty = sum(not ents for _, ents in reviewed)
+        if reviewed and entities == 0:
+            self.warning.setText(f"Warning: your {len(reviewed)} reviewed documents hold no entities, so a retrained "
+                                 "model learns nothing from them and cannot be checked. Mark entities before "
+                                 "reviewing (or Start anyway).")
+        elif reviewed and empty * 2 > len(reviewed):
+            self.warning.setText(f"Note: {empty} of your {len(reviewed)} reviewed documents hold no entities.")
+        self.warning.setVisible(bool(reviewed) and (entities == 0 or empty * 2 > len(reviewed)))
         return len(reviewed)
 
     def _on_browse(self) -> None:
@@ -153,16 +173,20 @@ class RetrainDialog(QDialog):
             self.stage.setText(f"Not started: no backup could be made before retraining. {exc}")
             return
         self.new_run()
-        self.process = QProcess(self)
-        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
-        self.process.readyReadStandardOutput.connect(self._on_output)
-        self.process.finished.connect(self._on_finished)
-        self.process.readyReadStandardError.connect(self._on_stderr)
-        self.process.start(self.command[0], self.command[1:] + self.arguments())
+        # each run's signals and timers are bound to its own process: nothing of a cancelled run (its
+        # late output, its kill timer) can reach the next one
+        process = self.process = QProcess(self)
+        process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
+        process.readyReadStandardOutput.connect(lambda: self._on_output(process))
+        process.readyReadStandardError.connect(lambda: self._on_stderr(process))
+        process.finished.connect(lambda code, status: self._on_finished(process, code, status))
+        process.errorOccurred.connect(lambda error: self._on_process_error(process, error))
+        process.start(self.command[0], self.command[1:] + self.arguments())
 
     def new_run(self) -> None:
         """A fresh state for a run: nothing of the previous run's verdict, errors or estimate remains."""
         self.report, self.errors, self.estimate = None, b"", TimeLeft()
+        self.cancelling = False
         self.verdict.clear()
         self.verdict_area.hide()
         self.time_left.clear()
@@ -172,14 +196,15 @@ class RetrainDialog(QDialog):
         self.stage.setText("Starting the trainer…")
         self.bar.setRange(0, 0)
 
-    def _on_stderr(self) -> None:
-        chunk = bytes(self.process.readAllStandardError())
+    def _on_stderr(self, process: QProcess) -> None:
+        chunk = bytes(process.readAllStandardError())
         log_trainer_output(chunk)  # the whole of it goes to the log; the dialog keeps the end for its message
-        self.errors = (self.errors + chunk)[-4000:]
+        if process is self.process:
+            self.errors = (self.errors + chunk)[-4000:]
 
-    def _on_output(self) -> None:
-        while self.process is not None and self.process.canReadLine():
-            self.handle_line(bytes(self.process.readLine()).decode("utf-8", "replace"))
+    def _on_output(self, process: QProcess) -> None:
+        while process is self.process and process.canReadLine():
+            self.handle_line(bytes(process.readLine()).decode("utf-8", "replace"))
 
     def handle_line(self, line: str) -> None:
         """One line of the trainer's stdout (lines that are no event are ignored)."""
@@ -203,41 +228,59 @@ class RetrainDialog(QDialog):
             self.time_left.setText(time_left_words(left).capitalize())
 
     def _on_cancel(self) -> None:
-        if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
+        process = self.process
+        if process is not None and process.state() != QProcess.ProcessState.NotRunning:
             self.stage.setText("Cancelling…")
             self.cancel_button.setEnabled(False)
-            # the trainer stops at its next step and removes its files; one that doesn't answer within
-            # 20 s is killed (its leftovers are removed at the next start)
-            self.process.write(CANCEL_LINE.encode() + b"\n")
-            QTimer.singleShot(20000, self, self._kill_if_running)
+            self.cancelling = True
+            # the trainer stops at its next step and removes its files; one still running after the grace is
+            # killed. The timer holds this run's process, not "the current one": it can never hit a later run.
+            process.write(CANCEL_LINE.encode() + b"\n")
+            QTimer.singleShot(CANCEL_GRACE_MS, self, lambda: self._kill(process))
             return
         self.reject()
 
-    def _kill_if_running(self) -> None:
-        if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
-            self.process.kill()
+    @staticmethod
+    def _kill(process: QProcess) -> None:
+        if process.state() != QProcess.ProcessState.NotRunning:
+            log.info("the trainer did not stop within %.0f s of Cancel: killed", CANCEL_GRACE_MS / 1000)
+            process.kill()
 
-    def _on_finished(self, code: int, _status) -> None:
-        self.finish(code)
+    def _on_finished(self, process: QProcess, code: int, status) -> None:
+        # the process object stays (a child of the dialog, one per run): its kill timer may still be pending
+        if process is self.process:
+            self._on_output(process)  # the last lines (the result) may still be waiting
+            self.finish(code, crashed=status == QProcess.ExitStatus.CrashExit)
 
-    def finish(self, code: int) -> None:
-        """The trainer has exited with ``code``: show the verdict, "Cancelled" or why it failed."""
+    def _on_process_error(self, process: QProcess, error) -> None:
+        if error == QProcess.ProcessError.FailedToStart and process is self.process:  # no "finished" follows
+            self.errors = f"error: the trainer could not be started ({process.errorString()})".encode()
+            self.finish(ExitCode.FAILED)
+
+    def finish(self, code: int, *, crashed: bool = False) -> None:
+        """The trainer has exited with ``code`` (``crashed``: ended by that signal): show the verdict,
+        "Cancelled" or why it failed, and log the exit in words."""
+        words = exit_words(code, crashed=crashed)
+        cancelled = code == ExitCode.CANCELLED and not crashed or self.cancelling and crashed
+        log.log(logging.INFO if code == ExitCode.OK and not crashed or cancelled else logging.WARNING,
+                "trainer exit status %s%s: %s", code, " (signal)" if crashed else "",
+                "killed after Cancel, as asked" if cancelled and crashed else words)
         self.bar.setRange(0, 1)
         self.bar.setValue(1)
         self.time_left.clear()
         self.cancel_button.setText("Close")
         self.cancel_button.setEnabled(True)
         self.process = None
-        if self.report is not None and code == ExitCode.OK:
+        if self.report is not None and code == ExitCode.OK and not crashed:
             self.stage.setText("Done: the model is active." if self.report.promoted else
                                "Done: the new model is kept as a version; the active model is unchanged.")
             self.verdict.setText(self.report.verdict())
             self.verdict_area.show()
             self._refresh_summary()  # "since the active model (...)" names the one active now
             self.finished_report.emit(self.report)
-        elif code == ExitCode.CANCELLED:
+        elif cancelled:
             self.stage.setText("Cancelled. The active model and your corrections are unchanged.")
         else:
-            message = failure_line(self.errors.decode("utf-8", "replace"))
-            self.stage.setText("Retraining failed: " + (message or f"exit code {code}"))
+            message = failure_line(self.errors.decode("utf-8", "replace")) if not crashed else ""
+            self.stage.setText("Retraining failed: " + (message or words[0].upper() + words[1:] + "."))
         self.start_button.setEnabled(True)
