@@ -19,6 +19,7 @@ from typing import Any
 
 from engine.archive import (
     DEFAULT_PARTITION_SIZE,
+    DONE_FOLDER,
     MANIFEST,
     InputFile,
     ModelRef,
@@ -33,6 +34,7 @@ from engine.archive import (
     stat_inputs,
     write_manifest,
 )
+from engine.atomic import remove_leftovers
 from engine.errors import MederError
 from engine.model_config import ModelConfig
 
@@ -63,7 +65,8 @@ def extract_archive(files: Sequence[Path], out: Path, *, model_folder: Path, wor
     try:
         with _executor(workers=workers, scheduler=scheduler) as run:
             return _extract(files, out, run, model_folder=model_folder,
-                            partition_size=partition_size or DEFAULT_PARTITION_SIZE, text_column=text_column)
+                            partition_size=partition_size or DEFAULT_PARTITION_SIZE, text_column=text_column,
+                            local=scheduler is None)
     except ImportError as exc:
         if exc.name in ("dask", "distributed"):
             print(f"error: {NEED_DASK}", file=sys.stderr)
@@ -79,11 +82,14 @@ def extract_archive(files: Sequence[Path], out: Path, *, model_folder: Path, wor
 
 
 def _extract(files: Sequence[Path], out: Path, run: Runner, *, model_folder: Path, partition_size: int,
-             text_column: str | None) -> int:
+             text_column: str | None, local: bool) -> int:
     model = ModelRef.of(model_folder)
     known_types = tuple(ModelConfig.load(model_folder).entity_types)
     inputs = stat_inputs(files)
     plan = open_plan(out, inputs, model, partition_size=partition_size, text_column=text_column)
+    if plan is not None and local:  # what a killed run's writes left (a cluster's workers may still be writing)
+        remove_leftovers(out)
+        remove_leftovers(out / DONE_FOLDER)
     if plan is None:
         scanned: list[InputFile | None] = [None] * len(inputs)
         for i, f in run.map(scan_file, inputs, text_column=text_column, known_types=known_types):

@@ -208,12 +208,15 @@ def open_plan(out: Path, files: list[InputFile], model: ModelRef, *, partition_s
     if (plan.partition_size, plan.text_column) != (partition_size, text_column):
         raise ArchiveError(f"{out}: was started with --partition-size {plan.partition_size} and --text-column "
                            f"{plan.text_column!r}; resume with the same options or choose a new folder")
-    planned = [(f.resolved, f.size, f.mtime_ns) for f in plan.files]
-    if planned != [(f.resolved, f.size, f.mtime_ns) for f in files]:
-        changed = [f.path for f, p in zip(files, planned) if (f.resolved, f.size, f.mtime_ns) != p]
-        what = f"changed since: {', '.join(changed[:5])}" if changed and len(planned) == len(files) else \
-            f"were {len(planned)} other files"
-        raise ArchiveError(f"{out}: was started on inputs that {what}; choose a new folder for these inputs")
+    planned = [f.resolved for f in plan.files]
+    if planned != [f.resolved for f in files]:
+        shown = ", ".join(planned[:3]) + (" …" if len(planned) > 3 else "")
+        raise ArchiveError(f"{out}: was started on other input files ({len(planned)}: {shown}); give the same "
+                           "files to resume, or choose a new folder")
+    changed = [f.path for f, p in zip(files, plan.files) if (f.size, f.mtime_ns) != (p.size, p.mtime_ns)]
+    if changed:
+        raise ArchiveError(f"{out}: {', '.join(changed[:5])} changed since the run there started; choose a new "
+                           "folder for these inputs")
     return plan
 
 

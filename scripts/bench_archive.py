@@ -1,0 +1,115 @@
+"""Notes per second and peak memory per worker of ``extract -o FOLDER`` on a local Dask cluster.
+
+    .venv/bin/python scripts/bench_archive.py [--notes 10000 50000] [--workers 1 2] [--partition-size 500]
+        [--model FOLDER] [--data ../shared/data/bangla-health-text/health-text.jsonl]
+
+The archive is the real notes of ``--data`` repeated to each size, as CSV files of 5,000 notes (what a records
+system exports). For each worker count and size, a fresh local cluster (one thread per worker) runs the same
+code as ``extract --scheduler``; the figures are the wall time from planning to the manifest, and each worker
+process's peak resident memory (``ru_maxrss``) over the run. The per-core figure (notes/s of one worker, one
+thread) is the one the README's sizing table uses. The machine's load average is printed beside them: on shared
+cores the figures are lower bounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.archive_run import extract_archive  # noqa: E402
+from app.paths import bundled_model  # noqa: E402
+from engine.archive import MANIFEST  # noqa: E402
+
+NOTES_PER_FILE = 5000
+
+
+def write_archive(folder: Path, texts: list[str], count: int) -> list[Path]:
+    """``count`` notes (``texts`` over and over) as CSV files of NOTES_PER_FILE rows."""
+    files = []
+    for first in range(0, count, NOTES_PER_FILE):
+        path = folder / f"notes-{first // NOTES_PER_FILE:04d}.csv"
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(["note_id", "text"])
+            out.writerows([n, texts[n % len(texts)]] for n in range(first, min(first + NOTES_PER_FILE, count)))
+        files.append(path)
+    return files
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def run(files: list[Path], out: Path, *, workers: int, model: Path, partition_size: int) -> tuple[float, list[float]]:
+    """notes/s and each worker's peak memory (MB) of one run on a fresh local cluster of ``workers`` processes."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        started = time.perf_counter()
+        status = extract_archive(files, out, model_folder=model, scheduler=cluster.scheduler_address,
+                                 partition_size=partition_size)
+        seconds = time.perf_counter() - started
+        if status != 0:
+            raise SystemExit(f"extract failed with status {status}")
+        peaks = sorted(client.run(peak_rss_mb).values())
+    documents = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["documents"]
+    return documents / seconds, peaks
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--notes", type=int, nargs="+", default=[10_000, 50_000])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--partition-size", type=int, default=500)
+    parser.add_argument("--model", type=Path, default=None, help="model folder (default: the bundled INT8 model)")
+    parser.add_argument("--data", type=Path,
+                        default=ROOT.parent / "shared" / "data" / "bangla-health-text" / "health-text.jsonl")
+    args = parser.parse_args()
+    texts = [json.loads(line)["text"] for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    model = args.model or bundled_model()
+    print(f"{len(texts)} real notes from {args.data}, repeated; model {model}; {os.cpu_count()} CPU(s); "
+          f"load average {os.getloadavg()[0]:.1f}")
+    rows = []
+    scratch = Path(tempfile.mkdtemp(prefix="bench-archive-"))
+    try:
+        for count in args.notes:
+            files = write_archive(scratch, texts, count)
+            for workers in args.workers:
+                out = scratch / f"out-{count}-{workers}"
+                rate, peaks = run(files, out, workers=workers, model=model, partition_size=args.partition_size)
+                shutil.rmtree(out)
+                load = os.getloadavg()[0]
+                rows.append((workers, count, rate, peaks, load))
+                print(f"\n{workers} worker(s), {count:,} notes: {rate:.1f} notes/s ({rate / workers:.1f} per worker); "
+                      f"peak memory per worker {', '.join(f'{p:.0f}' for p in peaks)} MB; load average {load:.1f}",
+                      flush=True)
+            for f in files:
+                f.unlink()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print("\nworkers  notes    notes/s  per worker  peak MB per worker  load")
+    for workers, count, rate, peaks, load in rows:
+        print(f"{workers:>7}  {count:>6,}  {rate:>8.1f}  {rate / workers:>10.1f}  "
+              f"{'/'.join(f'{p:.0f}' for p in peaks):>18}  {load:>4.1f}")
+    single = [rate for workers, _, rate, _, _ in rows if workers == 1]
+    if single:
+        print(f"\nper core (1 worker, 1 thread; the README's sizing figure): {min(single):.1f} notes/s "
+              f"(slowest of {len(single)} run(s))")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
