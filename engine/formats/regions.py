@@ -7,25 +7,34 @@ code points. :func:`place` converts them, and checks the result against the text
 
 from __future__ import annotations
 
-from bisect import bisect_left
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from engine.errors import FormatError
 from engine.spans import Entity, type_name_problem
 
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
+
+# Both are asked once per entity about the same text: remembered for the last few texts (a str keeps its hash, so
+# a hit costs nothing), an import or export of a 1,000,000-character note with 125,000 entities stays linear.
+@lru_cache(maxsize=4)
 def has_astral(text: str) -> bool:
-    return any(ord(ch) > 0xFFFF for ch in text)
+    return _ASTRAL.search(text) is not None
 
 
-def utf16_offsets(text: str) -> list[int]:
+@lru_cache(maxsize=4)
+def utf16_offsets(text: str) -> Sequence[int]:
     """``out[i]`` is the UTF-16 offset of code point ``i`` (and ``out[len(text)]`` the length)."""
     out, pos = [], 0
     for ch in text:
         out.append(pos)
         pos += 2 if ord(ch) > 0xFFFF else 1
     out.append(pos)
-    return out
+    return tuple(out)
 
 
 def to_utf16(text: str, start: int, end: int) -> tuple[int, int]:
@@ -36,7 +45,7 @@ def to_utf16(text: str, start: int, end: int) -> tuple[int, int]:
     return table[start], table[end]
 
 
-def _from_utf16(table: list[int], offset: int) -> int | None:
+def _from_utf16(table: Sequence[int], offset: int) -> int | None:
     i = bisect_left(table, offset)
     return i if i < len(table) and table[i] == offset else None
 
@@ -89,13 +98,16 @@ def keep_fitting(text: str, entities: list[Entity], *, where: str) -> tuple[list
 
     An exact duplicate (same span and type) is merged; anything else that overlaps is left out and said so.
     """
-    kept: list[Entity] = []
+    kept: list[Entity] = []  # in order of start; kept entities never overlap, so their ends are in order too
+    starts: list[int] = []
     notes: list[str] = []
     duplicates = 0
     for e in entities:
-        clash = next((k for k in kept if k.overlaps(e)), None)
+        at = bisect_right(starts, e.start)  # only the neighbours can overlap: a search, not a scan (linear import)
+        clash = next((k for k in kept[max(at - 1, 0):at + 1] if k.overlaps(e)), None)
         if clash is None:
-            kept.append(e)
+            kept.insert(at, e)
+            starts.insert(at, e.start)
         elif (clash.start, clash.end, clash.label) == (e.start, e.end, e.label):
             duplicates += 1
         else:
@@ -103,5 +115,4 @@ def keep_fitting(text: str, entities: list[Entity], *, where: str) -> tuple[list
                          "this one not imported")
     if duplicates:
         notes.append(f"{where}: {duplicates} duplicated entit{'y' if duplicates == 1 else 'ies'} merged")
-    kept.sort(key=lambda x: (x.start, x.end))
     return kept, notes
