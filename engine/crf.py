@@ -49,15 +49,24 @@ _QUIET = _Steps(0, None, None)
 
 @dataclass(frozen=True)
 class CRFDecoder:
-    """A linear-chain CRF over ``tags`` with IOB2 constraints baked in."""
+    """A linear-chain CRF over ``tags`` with IOB2 constraints baked in.
+
+    ``temperature`` divides every score (start, end, transitions here; emissions as they come in): the best
+    path stays the same, but probabilities, and so confidences and MBR entities, become softer (> 1) or
+    sharper (< 1). It is fitted on dev so that confidences mean what they say (``confidence_temperature``
+    in a model folder's config).
+    """
 
     tags: tuple[str, ...]
-    start: np.ndarray  # shape: (num_tags,)
-    end: np.ndarray  # shape: (num_tags,)
-    transitions: np.ndarray  # shape: (num_tags, num_tags)
+    start: np.ndarray  # shape: (num_tags,), divided by temperature
+    end: np.ndarray  # shape: (num_tags,), divided by temperature
+    transitions: np.ndarray  # shape: (num_tags, num_tags), divided by temperature
+    temperature: float = 1.0
 
     @classmethod
-    def from_scores(cls, tags: list[str], start, end, transitions) -> CRFDecoder:
+    def from_scores(cls, tags: list[str], start, end, transitions, *, temperature: float = 1.0) -> CRFDecoder:
+        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
+            raise ValueError(f"temperature must be a positive number, got {temperature!r}")
         n = len(tags)
         start = np.asarray(start, dtype=np.float64)
         end = np.asarray(end, dtype=np.float64)
@@ -72,10 +81,19 @@ class CRFDecoder:
         allowed_start, allowed = iob2_constraints(tags)
         return cls(
             tuple(tags),
-            np.where(allowed_start, start, _FORBIDDEN),
-            end.copy(),
-            np.where(allowed, transitions, _FORBIDDEN),
+            np.where(allowed_start, start / temperature, _FORBIDDEN),
+            end / temperature,
+            np.where(allowed, transitions / temperature, _FORBIDDEN),
+            float(temperature),
         )
+
+    def with_temperature(self, temperature: float) -> CRFDecoder:
+        """The same CRF with its scores divided by ``temperature`` instead (same paths, other confidences)."""
+        if temperature == self.temperature:
+            return self
+        t = self.temperature
+        return CRFDecoder.from_scores(list(self.tags), self.start * t, self.end * t, self.transitions * t,
+                                      temperature=temperature)
 
     @property
     def num_tags(self) -> int:
@@ -92,7 +110,7 @@ class CRFDecoder:
         if not np.isfinite(emissions).all():
             raise ModelError("the model produced invalid scores (NaN or infinity) for this text; "
                              "its files may be damaged: activate another model version")
-        return emissions
+        return emissions / self.temperature if self.temperature != 1.0 else emissions
 
     @cached_property
     def _exact(self) -> tuple[np.ndarray, np.ndarray]:
@@ -399,8 +417,17 @@ def mbr_spans(decoder: CRFDecoder, emissions: np.ndarray, *, threshold: float = 
     """
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
-    candidates = sorted(span_posteriors(decoder, emissions, threshold=threshold, progress=progress,
-                                        cancelled=cancelled), key=lambda s: (s[1], s[0]))
+    return choose_spans(span_posteriors(decoder, emissions, threshold=threshold, progress=progress,
+                                        cancelled=cancelled), threshold=threshold)
+
+
+def choose_spans(candidates: list[tuple[int, int, str, float]], *,
+                 threshold: float) -> list[tuple[int, int, str, float]]:
+    """:func:`mbr_spans`' choice among ``candidates`` (:func:`span_posteriors` at this threshold or a lower one).
+
+    Evaluating many thresholds on the same text needs one :func:`span_posteriors` at the lowest of them.
+    """
+    candidates = sorted((s for s in candidates if s[3] > threshold), key=lambda s: (s[1], s[0]))
     if not candidates:
         return []
     # weighted interval scheduling over positions: best[t] = best gain using words < t

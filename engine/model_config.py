@@ -17,6 +17,7 @@ from engine.labels import LabelSet
 from engine.model_layout import CONFIG_FILE
 
 FORMAT_VERSION = 1
+SUGGESTION_LEVELS = ("more", "balanced", "fewer")  # the app's Model › Suggestions, in the menu's order
 MIN_MAX_LENGTH = 32  # pieces per window: a few words plus the overlap between windows
 DEFAULT_POSITIONS = 512  # BERT's position embeddings when the encoder does not say
 
@@ -37,6 +38,12 @@ class ModelConfig:
     # written before this field had) or "mbr" (spans whose posterior clears decoder_threshold, engine.crf.mbr_spans)
     decoder: str = "viterbi"
     decoder_threshold: float = 0.5
+    # every CRF score is divided by this before confidences are computed (engine.crf.CRFDecoder): fitted on dev
+    # so that a 0.7 confidence is right about 70 % of the time; 1.0 in folders written before this field
+    confidence_temperature: float = 1.0
+    # "suggest more / balanced / fewer": {level: [decoder, threshold]}, chosen on dev by `trainer tune`
+    # (balanced: the least review effort; it is also decoder / decoder_threshold above)
+    suggestion_levels: dict[str, list] = field(default_factory=dict)
 
     @property
     def labels(self) -> LabelSet:
@@ -77,6 +84,33 @@ class ModelConfig:
         if self.decoder not in DECODERS or not 0.0 <= self.decoder_threshold < 1.0:
             raise ModelError(f"{where}: decoder must be one of {', '.join(DECODERS)} with a threshold in [0, 1), "
                              f"got {self.decoder!r} at {self.decoder_threshold}")
+        t = self.confidence_temperature
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.05 <= t <= 20:
+            raise ModelError(f"{where}: 'confidence_temperature' must be a number from 0.05 to 20, got {t!r:.40}")
+
+        if not isinstance(self.suggestion_levels, dict) or not set(self.suggestion_levels) <= set(SUGGESTION_LEVELS):
+            raise ModelError(f"{where}: 'suggestion_levels' must map some of {', '.join(SUGGESTION_LEVELS)} to "
+                             f"[decoder, threshold], got {self.suggestion_levels!r:.80}")
+        for level, pair in self.suggestion_levels.items():
+            if (not isinstance(pair, list) or len(pair) != 2 or pair[0] not in DECODERS
+                    or isinstance(pair[1], bool) or not isinstance(pair[1], (int, float)) or not 0 <= pair[1] < 1):
+                raise ModelError(f"{where}: suggestion level {level!r} must be [decoder, threshold in [0, 1)], "
+                                 f"got {pair!r:.60}")
+
+    def decoding_for(self, level: str) -> tuple[str, float]:
+        """(decoder, threshold) of a suggestion level. Folders written before the levels: balanced is the
+        folder's decoder, more / fewer move an MBR threshold by 0.15 (from Viterbi: MBR 0.2 / 0.5)."""
+        if level not in SUGGESTION_LEVELS:
+            raise ValueError(f"suggestion level must be one of {', '.join(SUGGESTION_LEVELS)}, got {level!r}")
+        if level in self.suggestion_levels:
+            decoder, threshold = self.suggestion_levels[level]
+            return decoder, float(threshold)
+        if level == "balanced":
+            return self.decoder, self.decoder_threshold
+        if self.decoder == "viterbi":
+            return "mbr", 0.2 if level == "more" else 0.5
+        step = -0.15 if level == "more" else 0.15
+        return "mbr", round(min(0.9, max(0.05, self.decoder_threshold + step)), 2)
 
     def save(self, folder: str | Path) -> None:
         path = Path(folder) / CONFIG_FILE

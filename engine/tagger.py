@@ -47,7 +47,9 @@ class Tagger:
     @classmethod
     def from_config(cls, config: ModelConfig, tokenizer: SubwordTokenizer, decoder: CRFDecoder,
                     model: EmissionModel) -> Tagger:
-        """A tagger that decodes as ``config`` says (decoder, threshold) and carries its version."""
+        """A tagger that decodes as ``config`` says (decoder, threshold, confidence temperature) and carries its
+        version."""
+        decoder = decoder.with_temperature(config.confidence_temperature)
         return cls(tokenizer, decoder, model, version=config.version, decoding=config.decoder,
                    threshold=config.decoder_threshold)
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m trainer build|evaluate|benchmark|quantize|retrain``."""
+"""Command line: ``python -m trainer build|evaluate|tune|benchmark|quantize|retrain``."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+from engine.console import utf8_output
 from engine.errors import MederError
 from engine.trainer_contract import ERROR_PREFIX, ExitCode
 
 
 def main(argv: list[str] | None = None) -> int:
+    utf8_output()  # the app reads the events and the error line as UTF-8, on Windows too
     parser = argparse.ArgumentParser(prog="python -m trainer", description="Build and evaluate Bangla MedER models.")
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="the whole pipeline: base encoder -> teacher -> student -> INT8")
@@ -29,6 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--data", type=Path, action="append", default=[], help="annotated file (repeatable)")
     e.add_argument("--test-split", type=Path, metavar="DIR",
                    help="also score the seeded test part of this HealthNER folder (the model card's figures)")
+    t = sub.add_parser("tune", help="choose the decoder by review effort and calibrate confidences on dev")
+    t.add_argument("--model", required=True, type=Path, help="model folder (ONNX or torch)")
+    t.add_argument("--data", required=True, type=Path, help="the HealthNER folder (its seeded dev and test parts)")
+    t.add_argument("--write", type=Path, action="append", default=[], metavar="FOLDER",
+                   help="model folder whose config.json gets the choice (repeatable; manifest rewritten)")
+    t.add_argument("--cache", type=Path, default=Path("build-work/emissions"),
+                   help="where the documents' emission scores are kept between runs")
+    t.add_argument("--json", type=Path, help="write the whole result (tables, reliability bins) here")
     q = sub.add_parser("quantize", help="torch student folder -> the app's INT8 ONNX folder")
     q.add_argument("--model", required=True, type=Path, help="torch model folder (model.safetensors)")
     q.add_argument("--out", required=True, type=Path, help="INT8 folder to write (replaced atomically)")
@@ -68,6 +78,15 @@ def main(argv: list[str] | None = None) -> int:
             from trainer.evaluate import evaluate_files
 
             print(json.dumps(evaluate_files(args.model, args.data, test_split_of=args.test_split), ensure_ascii=False))
+        elif args.command == "tune":
+            from trainer.tuning import tune_folder
+
+            result = tune_folder(args.model, args.data, cache=args.cache, write_to=args.write)
+            if args.json:
+                args.json.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            print(json.dumps({k: result[k] for k in ("chosen", "temperature", "levels", "current")}
+                             | {"dev": result["dev"][result["chosen"]], "test": result["test"][result["chosen"]],
+                                "test_current": result["test_current"]}, ensure_ascii=False))
         elif args.command == "quantize":
             from trainer.export import quantize_folder
 

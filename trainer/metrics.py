@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.review_effort import KINDS as ERROR_KINDS
+from engine.review_effort import ReviewEffort, review_effort
 from engine.spans import Entity, parse_tag, tags_to_entities
 from engine.text import Word
-
-ERROR_KINDS = ("exact", "boundary", "wrong_type", "missed", "spurious")
 
 
 def strict_entities(tags: list[str]) -> list[Entity]:
@@ -36,7 +36,7 @@ def strict_entities(tags: list[str]) -> list[Entity]:
     return entities
 
 
-def _entities(tags: list[str]) -> list[Entity]:
+def word_entities(tags: list[str]) -> list[Entity]:
     """Entities over word indices as the app reads them (a stray ``I-X`` opens one); ``[start, end)`` counts words."""
     return tags_to_entities([Word("", i, i + 1) for i in range(len(tags))], tags)
 
@@ -72,7 +72,7 @@ def classification_report(gold: list[list[str]], predicted: list[list[str]], *, 
     """Entity-level scores: strict IOB2 (``strict=True``) or lenient, where a stray ``I-X`` opens an entity."""
     if len(gold) != len(predicted):
         raise ValueError(f"{len(gold)} gold sequences but {len(predicted)} predicted")
-    read = strict_entities if strict else _entities
+    read = strict_entities if strict else word_entities
     counts: dict[str, list[int]] = {}  # type -> [exact matches, predicted, gold]
     for n, (g_tags, p_tags) in enumerate(zip(gold, predicted)):
         if len(g_tags) != len(p_tags):
@@ -128,6 +128,9 @@ def error_breakdown(gold: list[list[str]], predicted: list[list[str]]) -> dict:
     ``overlap_micro_f1`` counts a gold entity as found, and a predicted one as
     right, when an entity of the same type overlaps it.
     ``corrections_per_100``: boundary + wrong type + missed + spurious per 100 gold entities.
+    ``review_effort_per_100``: the app's actions (keys, clicks, drags) a reviewer needs to turn the
+    predictions into the gold entities, per 100 gold entities, with ``review_actions_per_100`` per error kind
+    and ``missed_share`` (missed / gold); how each kind is counted: :mod:`engine.review_effort`.
     ``strict_micro_f1_ci95``: a 95 % interval for strict micro-F1 from resampling
     the documents (a small test set's F1 moves by points from chance alone).
     """
@@ -137,8 +140,10 @@ def error_breakdown(gold: list[list[str]], predicted: list[list[str]]) -> dict:
         return errors.setdefault(label, dict.fromkeys(ERROR_KINDS, 0))
 
     found = n_gold = right = n_pred = 0
+    effort = ReviewEffort()
     for g_tags, p_tags in zip(gold, predicted):
-        g, p = _entities(g_tags), _entities(p_tags)
+        g, p = word_entities(g_tags), word_entities(p_tags)
+        effort.add(review_effort(g, p))
         exact = set(p)
         for e in g:
             same = [q for q in p if q.overlaps(e) and q.label == e.label]
@@ -155,7 +160,8 @@ def error_breakdown(gold: list[list[str]], predicted: list[list[str]]) -> dict:
     precision, recall = right / max(n_pred, 1), found / max(n_gold, 1)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"overlap_micro_f1": round(f1, 4), "strict_micro_f1_ci95": bootstrap_ci(document_counts(gold, predicted)),
-            "corrections_per_100": corrections_per_100(errors), "errors": dict(sorted(errors.items()))}
+            "corrections_per_100": corrections_per_100(errors), **effort.as_dict(),
+            "errors": dict(sorted(errors.items()))}
 
 
 def corrections_per_100(errors: dict[str, dict[str, int]]) -> float:

@@ -37,6 +37,7 @@ from app.gui.background import run_in_background
 from app.gui.colors import color_for, type_colors
 from app.gui.flow_layout import FlowLayout
 from app.gui.import_dialog import ImportChoicesDialog, without_path
+from app.gui.suggestions import SuggestionLevels
 from app.gui.table_models import DocumentTableModel, EntityTableModel, local_time
 from app.gui.text_view import EntityTextView
 from engine.errors import MederError, StorageError
@@ -286,6 +287,7 @@ class MainWindow(QMainWindow):
         self._action(model, "Retrain…", self.retrain_dialog)
         self._action(model, "Versions…", self.versions_dialog)
         self._action(model, "Re-tag unreviewed documents", self.retag_unreviewed)
+        self.suggestions = SuggestionLevels(self, model.addMenu("Suggestions"))
         helpmenu = bar.addMenu("&Help")
         self._action(helpmenu, "Keyboard shortcuts", partial(self._show_help, "keys"), key="help_keys")
         self._action(helpmenu, "How to review", partial(self._show_help, "review"))
@@ -313,6 +315,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self, tagger: Tagger) -> None:
         self.tagger = tagger
+        self.suggestions.apply(tagger, self.model_dir)  # the remembered "suggest more / balanced / fewer"
         self.types = tagger.entity_types
         self.view.colors = type_colors(self.types)
         self.model_label.setText(f"model {self.model_name or tagger.version}")
