@@ -31,6 +31,25 @@ def has_bidi_controls(text: str) -> bool:
     return _BIDI_CONTROL.search(text) is not None
 
 
+# what notes are written in: Latin (with its accents), Bengali, general punctuation (ZWJ, dashes, quotes)
+_UNEXPECTED_SCRIPT = re.compile("[^\x00-\u024f\u0980-\u09ff\u2000-\u206f\ufeff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SAMPLE = 100_000  # characters from the start and from the middle: enough to tell, cheap for a 100 MB file
+
+
+def looks_like_notes(text: str, *, expected_share: float) -> bool:
+    """Whether decoded bytes read as notes: almost no control characters, and at least ``expected_share`` of the
+    characters in the scripts notes use. Any byte soup decodes as UTF-16 (behind a byte-order mark too) into
+    CJK-looking nonsense, which would otherwise be stored and tagged as a document."""
+    if not text:
+        return False
+    middle = len(text) // 2
+    sample = text[:_SAMPLE] + (text[middle:middle + _SAMPLE] if len(text) > 2 * _SAMPLE else "")
+    controls = len(sample) - len(_CONTROL.sub("", sample))
+    unexpected = len(sample) - len(_UNEXPECTED_SCRIPT.sub("", sample))
+    return controls <= 0.03 * len(sample) and unexpected <= (1 - expected_share) * len(sample)
+
+
 @dataclass(frozen=True, slots=True)
 class Word:
     """One word of a document: ``text == document_text[start:end]``."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from engine.errors import FormatError
 from engine.formats import brat, conll, healthner, jsonl, labelstudio
 from engine.spans import Document, Entity
+from engine.text import looks_like_notes
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -25,9 +26,13 @@ def read_text_file(path: str | Path) -> str:
     for bom, encoding in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
         if raw.startswith(bom):
             try:
-                return raw.decode(encoding)
+                text = raw.decode(encoding)
             except UnicodeDecodeError:
                 raise FormatError(path, f"not valid {encoding.upper()} text despite its byte-order mark") from None
+            if encoding == "utf-16" and not looks_like_notes(text, expected_share=0.5):  # a mark, then byte soup
+                raise FormatError(path, "not text despite its UTF-16 byte-order mark: most characters are in no "
+                                        "script notes are written in (Bengali, Latin); a binary file?")
+            return text
     try:
         text = raw.decode("utf-8")
         if "\x00" not in text:
