@@ -20,9 +20,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.spans import ASSERTIONS, PRESENT, Document, Entity
 from engine.text import Word, model_form, split_words
+
+if TYPE_CHECKING:
+    from engine.assertion_model import AssertionModel
 
 RULES_FILE = Path(__file__).with_name("assertion_rules.json")
 SIDES = ("before", "after", "both")
@@ -183,12 +187,39 @@ def _find_triggers(norms: Sequence[str], blocked: Sequence[bool], rules: Rules) 
     return found
 
 
-def assertions(text: str, entities: Sequence[Entity], rules: Rules | None = None) -> list[str]:
-    """The assertion of each entity of ``entities`` (in their order); types that carry none get "present"."""
+@dataclass(frozen=True)
+class Cue:
+    """A trigger in a finding's sentence: what it says, where it stands, and whether the rules' scope covers it."""
+
+    assertion: str
+    side: str  # "before" or "after": where the trigger stands relative to the finding
+    distance: int  # words between the trigger and the finding
+    same_clause: bool  # no comma-separated part between them
+    reaches: bool  # the rules' scope (sentence, closing words, list parts) covers the finding
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MentionContext:
+    """What one finding's assertion is decided from: its sentence's words, its place, the cues around it."""
+
+    label: str
+    sentence: tuple[str, ...]  # normalised words of the finding's sentence
+    first: int  # the finding's words in ``sentence``: [first, last)
+    last: int
+    cues: tuple[Cue, ...]
+    rule: str  # the rules' own decision (precedence over the cues that reach)
+    sentence_number: int  # 0 for the document's first sentence
+    sentence_count: int
+    latin: bool  # the document is mostly Latin-script (Banglish or English)
+
+
+def mention_contexts(text: str, entities: Sequence[Entity], rules: Rules | None = None) -> list[MentionContext | None]:
+    """The context of each entity of ``entities`` (in their order); None for types that carry no assertion."""
     rules = rules or _default_rules()
     words = split_words(text)
     if not words or not entities:
-        return [PRESENT] * len(entities)
+        return [None] * len(entities)
     norms = [_norm(w.text) for w in words]
     starts = [w.start for w in words]
     # each entity's words [a, b); a trigger inside an entity ("স্বাদ না পাওয়া") is part of the finding
@@ -232,24 +263,58 @@ def assertions(text: str, entities: Sequence[Entity], rules: Rules | None = None
             return False
         return all(listy[p] for p in parts)
 
-    result = []
+    latin = sum(w.text.isascii() and w.text.isalpha() for w in words) > sum(
+        any("\u0980" <= c <= "\u09ff" for c in w.text) for w in words)
+    bounds: dict[int, list[int]] = {}  # sentence -> [first word, end word)
+    for i, s in enumerate(sentence):
+        bounds.setdefault(s, [i, i])[1] = i + 1
     rank = {a: i for i, a in enumerate(rules.precedence)}
     by_sentence: dict[int, list[_Match]] = {}  # a trigger reaches only its own sentence: long notes stay linear
     for m in matches:
         by_sentence.setdefault(sentence[m.first], []).append(m)
+    out: list[MentionContext | None] = []
     for e, (a, b) in zip(entities, spans):
         if not rules.carries(e.label) or a >= len(words):
-            result.append(PRESENT)
+            out.append(None)
             continue
-        found = {m.trigger.assertion for m in by_sentence.get(sentence[a], ())
-                 if (m.trigger.types is None or e.label in m.trigger.types) and reaches(m, a, b)}
-        result.append(min(found, key=rank.__getitem__) if found else PRESENT)
-    return result
+        b = min(b, len(words))
+        lo, hi = bounds[sentence[a]]
+        cues = []
+        for m in by_sentence.get(sentence[a], ()):
+            if m.trigger.types is not None and e.label not in m.trigger.types:
+                continue
+            if m.last <= a:
+                side, distance, near = "before", a - m.last, clause[m.last - 1] == clause[a]
+            elif m.first >= b:
+                side, distance, near = "after", m.first - b, clause[m.first] == clause[b - 1]
+            else:
+                continue
+            cues.append(Cue(m.trigger.assertion, side, distance, near, reaches(m, a, b), m.trigger.words))
+        found = {c.assertion for c in cues if c.reaches}
+        out.append(MentionContext(
+            label=e.label, sentence=tuple(norms[lo:hi]), first=a - lo, last=b - lo, cues=tuple(cues),
+            rule=min(found, key=rank.__getitem__) if found else PRESENT, sentence_number=sentence[a],
+            sentence_count=sentence[-1] + 1, latin=latin))
+    return out
 
 
-def assert_entities(text: str, entities: Sequence[Entity], rules: Rules | None = None) -> list[Entity]:
-    """``entities`` with their assertion set by the rules."""
-    return [replace(e, assertion=a) for e, a in zip(entities, assertions(text, entities, rules))]
+def assertions(text: str, entities: Sequence[Entity], rules: Rules | None = None,
+               model: AssertionModel | None = None) -> list[str]:
+    """The assertion of each entity of ``entities`` (in their order); types that carry none get "present".
+
+    With ``model`` (the model folder's classifier) a finding is present unless the classifier's evidence for
+    another class passes that class's threshold; without, the rules decide alone.
+    """
+    contexts = mention_contexts(text, entities, rules)
+    if model is None:
+        return [c.rule if c else PRESENT for c in contexts]
+    return model.decide(contexts)
+
+
+def assert_entities(text: str, entities: Sequence[Entity], rules: Rules | None = None,
+                    model: AssertionModel | None = None) -> list[Entity]:
+    """``entities`` with their assertion set (by ``model`` when given, else by the rules)."""
+    return [replace(e, assertion=a) for e, a in zip(entities, assertions(text, entities, rules, model))]
 
 
 @dataclass
@@ -283,13 +348,14 @@ class AssertionScore:
                 "assertion_per_class": self.per_class()}
 
 
-def score_assertions(docs: Iterable[Document], rules: Rules | None = None) -> AssertionScore:
-    """Score the rules on gold spans: each gold entity of a carrying type is asserted in its document and
+def score_assertions(docs: Iterable[Document], rules: Rules | None = None,
+                     model: AssertionModel | None = None) -> AssertionScore:
+    """Score assertion on gold spans: each gold entity of a carrying type is asserted in its document and
     compared with its gold assertion, so entity errors don't mix in."""
     rules = rules or _default_rules()
     score = AssertionScore()
     for doc in docs:
-        predicted = assertions(doc.text, doc.entities, rules)
+        predicted = assertions(doc.text, doc.entities, rules, model)
         for e, p in zip(doc.entities, predicted):
             if not rules.carries(e.label):
                 continue

@@ -3,7 +3,7 @@
 A *model version* (the bundled ``model_assets/``, or ``<data>/models/<version>/``, see
 :mod:`engine.model_registry`) holds three *model folders* and a report::
 
-    student-int8/       what the app runs: model.onnx + crf.safetensors
+    student-int8/       what the app runs: model.onnx + crf.safetensors (+ assertion.json)
     teacher/            what the next retraining starts from: model.safetensors (torch weights, CRF included)
     student/            the student's fp16 torch weights, which the next distillation continues
     report.json         a retrained version's data counts, scores and decision
@@ -29,6 +29,7 @@ MANIFEST_FILE = "manifest.json"
 TOKENIZER_FILE = "tokenizer.json"
 ONNX_FILE = "model.onnx"  # emission scores per piece (ONNX folders)
 CRF_FILE = "crf.safetensors"  # start/end/transition scores (ONNX folders; engine.crf.save_crf writes it)
+ASSERTION_FILE = "assertion.json"  # the assertion classifier (engine.assertion_model), optional
 WEIGHTS_FILE = "model.safetensors"  # torch weights (teacher and student folders)
 
 # files of a version folder

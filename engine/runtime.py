@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.assertion_model import AssertionModel
 from engine.crf import load_crf
 from engine.errors import ModelError
 from engine.manifest import verify_manifest
 from engine.model_config import ModelConfig
-from engine.model_layout import CONFIG_FILE, CRF_FILE, ONNX_FILE, TOKENIZER_FILE
+from engine.model_layout import ASSERTION_FILE, CONFIG_FILE, CRF_FILE, ONNX_FILE, TOKENIZER_FILE
 from engine.tagger import Tagger
 from engine.tokenizer import SubwordTokenizer
 
@@ -69,4 +70,7 @@ def load_tagger(folder: str | Path, *, threads: int | None = None) -> Tagger:
             config.labels.check_outputs(out[-1])
         except ValueError as exc:
             raise ModelError(f"{folder / ONNX_FILE}: {exc} in {CONFIG_FILE}") from None
-    return Tagger.from_config(config, tokenizer, decoder, model)
+    tagger = Tagger.from_config(config, tokenizer, decoder, model)
+    if (folder / ASSERTION_FILE).is_file():  # verified with the rest; without it the rules decide
+        tagger.assertion_model = AssertionModel.load(folder / ASSERTION_FILE)
+    return tagger

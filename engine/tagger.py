@@ -8,11 +8,13 @@ student as shipped); the trainer plugs its torch models in the same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
 
-from engine.assertion import assert_entities
+from engine.assertion import assertions
+from engine.assertion_model import AssertionModel
 from engine.crf import DECODERS, CRFDecoder, mbr_spans, spans_to_path
 from engine.model_config import ModelConfig
 from engine.progress import IsCancelled, Progress, check_cancelled
@@ -43,6 +45,8 @@ class Tagger:
         self.version = version
         self.decoding = decoding  # as the model folder's config says (ModelConfig.decoder)
         self.threshold = threshold
+        # the model folder's assertion classifier (assertion.json); without one the rules decide alone
+        self.assertion_model: AssertionModel | None = None
 
     @classmethod
     def from_config(cls, config: ModelConfig, tokenizer: SubwordTokenizer, decoder: CRFDecoder,
@@ -63,11 +67,19 @@ class Tagger:
 
     def tag_many(self, texts: Sequence[str], *, progress: Progress | None = None,
                  cancelled: IsCancelled | None = None) -> list[list[Entity]]:
-        """Entities of each text, each with its assertion (absent, possible...) from the rules file."""
+        """Entities of each text, each with its assertion (absent, possible...): see :meth:`assertions`."""
         words = [split_words(t) for t in texts]
         found = self.tag_words(words, progress=progress, cancelled=cancelled)
         # every path from text to suggestions (import, paste, re-tag, extract) passes here, so it is done once
-        return [assert_entities(text, entities) for text, entities in zip(texts, found)]
+        return [[replace(e, assertion=a) for e, a in zip(entities, self.assertions(text, entities))]
+                for text, entities in zip(texts, found)]
+
+    def assertions(self, text: str, entities: Sequence[Entity]) -> list[str]:
+        """The assertion of each entity of ``text`` (in their order), as this model folder decides it.
+
+        The one judge for every path: suggestions, an entity added by hand, a resize or a relabel.
+        """
+        return assertions(text, entities, model=self.assertion_model)
 
     def tag_words(self, documents: Sequence[Sequence[Word]], *, progress: Progress | None = None,
                   cancelled: IsCancelled | None = None) -> list[list[Entity]]:
