@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from app.gui import help as help_pages
 from app.gui import keymap
 from app.gui.background import run_in_background
-from app.gui.colors import color_for, type_colors
+from app.gui.colors import ASSERTION_STYLES, color_for, type_colors
 from app.gui.flow_layout import FlowLayout
 from app.gui.import_dialog import ImportChoicesDialog, without_path
 from app.gui.suggestions import SuggestionLevels
@@ -315,6 +315,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self, tagger: Tagger) -> None:
         self.tagger = tagger
+        self.repo.judge = tagger.assertions  # entities added, resized or relabelled by hand get their assertion
         self.suggestions.apply(tagger, self.model_dir)  # the remembered "suggest more / balanced / fewer"
         self.types = tagger.entity_types
         self.view.colors = type_colors(self.types)
@@ -359,6 +360,15 @@ class MainWindow(QMainWindow):
         dashed = QLabel('<span style="text-decoration: underline dashed">dashed</span> = low confidence')
         dashed.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(dashed)
+        for assertion, style in ASSERTION_STYLES.items():  # how a finding that is not simply present shows
+            css = (f"color:{style['color']};" + ("text-decoration:line-through;" if style["strike"] else "")
+                   + ("font-style:italic;" if style["italic"] else ""))
+            mark = QLabel(f'<span style="{css}">{escape(assertion)}</span>')
+            mark.setTextFormat(Qt.TextFormat.RichText)
+            mark.setObjectName(f"legend_assertion_{assertion}")
+            mark.setToolTip(f"A finding {style['meaning']}; select it and press "
+                            f"{keymap.keys_for('cycle_assertion')[0]} to change it")
+            layout.addWidget(mark)
 
     # -- showing ----------------------------------------------------------
     def refresh_documents(self) -> None:

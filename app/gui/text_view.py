@@ -16,7 +16,8 @@ from PySide6.QtCore import QEvent, QMimeData, QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QLabel, QTextEdit, QToolTip
 
-from app.gui.colors import color_for
+from app.gui.colors import ASSERTION_STYLES, color_for
+from engine.keymap import keys_for
 from engine.storage import StoredEntity
 from engine.text import BIDI_CONTROLS, has_bidi_controls, split_words
 
@@ -241,10 +242,12 @@ class EntityTextView(QTextEdit):
         if e.confidence is not None and e.confidence < LOW_CONFIDENCE and e.status == "suggested":
             fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DashUnderline)
             fmt.setUnderlineColor(QColor("#b00020"))
-        if e.assertion == "absent":  # the patient does not have it: struck through, so no one reads it as found
-            fmt.setFontStrikeOut(True)
-            # in Bangla the strike line falls on the headline (মাত্রা) and is easy to miss: grey the letters too
-            fmt.setForeground(QColor("#6b6b6b"))
+        style = ASSERTION_STYLES.get(e.assertion)
+        if style is not None:  # not simply present: absent struck through, so no one reads it as found
+            fmt.setFontStrikeOut(style["strike"])
+            fmt.setFontItalic(style["italic"])
+            # in Bangla the strike line falls on the headline (মাত্রা) and is easy to miss: colour the letters too
+            fmt.setForeground(QColor(style["color"]))
         if e.id == self.selected_id:
             fmt.setFontWeight(700)
             fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SingleUnderline)
@@ -271,6 +274,8 @@ class EntityTextView(QTextEdit):
         if entity is not None:
             conf = "" if entity.confidence is None else f", confidence {entity.confidence:.0%}"
             parts.append(f"{entity.label} ({entity.source}, {entity.status}{conf})")
+            if entity.assertion in ASSERTION_STYLES:
+                parts.append(f"Finding {ASSERTION_STYLES[entity.assertion]['meaning']} — {keys_for('cycle_assertion')[0]} cycles it")
         return "\n".join(parts)
 
     # -- the caret, by word -------------------------------------------------

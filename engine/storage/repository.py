@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -117,6 +117,9 @@ class Repository:
         self.path = Path(path)
         self.read_only = read_only
         self.notices: list[str] = []
+        # the model's assertion judge (Tagger.assertions): an entity added, resized or relabelled by hand gets
+        # its assertion as a suggestion the user can cycle; None keeps what it had (present for a new one)
+        self.judge: Callable[[str, Sequence[Entity]], list[str]] | None = None
         if self.path.exists():
             version = check_database_file(self.path)
         elif read_only:
@@ -363,12 +366,24 @@ class Repository:
         if clashes and not replace:
             names = ", ".join(f"“{doc.text[e.start:e.end]}” ({e.label})" for e in clashes)
             raise EditRefused(f"the selection overlaps {names}; delete or resize that entity first")
-        row = human_row(document_id, span[0], span[1], label)
+        row = self._judged(doc.text, human_row(document_id, span[0], span[1], label), keep=clashes)
         return self._apply(document_id, f"add {label}", clashes, [row])
+
+    def _judged(self, text: str, row: dict, *, keep: Sequence[StoredEntity]) -> dict:
+        """``row`` with the judge's assertion in the context of the document's other entities (not ``keep``,
+        which the edit replaces): a trigger inside another finding belongs to that finding."""
+        if self.judge is None:
+            return row
+        gone = {e.id for e in keep}
+        others = [e.span() for e in self.entities(row["document_id"]) if e.id not in gone]
+        mine = Entity(row["start"], row["end"], row["label"])
+        ordered = sorted([*others, mine], key=lambda e: (e.start, e.end))
+        return row | {"assertion": self.judge(text, ordered)[ordered.index(mine)]}
 
     def relabel(self, entity_id: int, label: str) -> Change:
         e = self.entity(entity_id)
         row = human_row(e.document_id, e.start, e.end, label) | {"assertion": e.assertion}
+        row = self._judged(self.document(e.document_id).text, row, keep=[e])
         return self._apply(e.document_id, f"change to {label}", [e], [row])
 
     def cycle_assertion(self, entity_id: int, rules: Rules | None = None) -> Change:
@@ -391,7 +406,7 @@ class Repository:
         if clashes:
             raise EditRefused("the new boundaries overlap another entity")
         row = human_row(e.document_id, span[0], span[1], e.label) | {"assertion": e.assertion}
-        return self._apply(e.document_id, "resize", [e], [row])
+        return self._apply(e.document_id, "resize", [e], [self._judged(doc.text, row, keep=[e])])
 
     def delete(self, entity_id: int) -> Change:
         e = self.entity(entity_id)
@@ -428,7 +443,7 @@ class Repository:
             names = ", ".join(f"“{doc.text[x.start:x.end]}” ({x.label})" for x in clashes if x.id != e.id)
             raise EditRefused(f"the entity would overlap {names}")
         row = human_row(e.document_id, start, end, e.label) | {"assertion": e.assertion}
-        return self._apply(e.document_id, "move a boundary", [e], [row])
+        return self._apply(e.document_id, "move a boundary", [e], [self._judged(doc.text, row, keep=[e])])
 
     def set_reviewed(self, document_id: int, reviewed: bool = True) -> Change | None:
         """Marking reviewed accepts what the user sees: remaining suggestions become accepted."""
