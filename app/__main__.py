@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app import __version__
 from app.paths import active_model
+from engine.console import utf8_output
 from engine.errors import MederError
 from engine.samples import SELFTEST_SENTENCE
 from engine.spans import Document
@@ -21,6 +22,7 @@ from engine.spans import Document
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    utf8_output()  # Bangla on stdout even where Windows would pick cp1252 (a pipe, a file, the trainer's events)
     if argv[:1] == ["--trainer"]:  # the frozen app runs its trainer as a child process of itself
         from trainer.__main__ import main as trainer_main
 
@@ -34,11 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restore-backup", type=Path, metavar="FILE",
                         help="replace the database by this backup (close the app first); the old one is kept aside")
     sub = parser.add_subparsers(dest="command")
-    from app.extract import EXIT_CODES
+    from app.extract import EXIT_CODES, output_help
 
     ex = sub.add_parser("extract", help="tag text files headlessly", epilog=EXIT_CODES)
     ex.add_argument("files", nargs="+", type=Path)
-    ex.add_argument("-o", "--output", type=Path, help=".xlsx, .jsonl or .conll (default: print)")
+    ex.add_argument("-o", "--output", type=Path, help=output_help())
     ex.add_argument("--text-column", help="column with the text in .csv/.xlsx files (default: guessed)")
     # an archive: -o FOLDER writes shards and a manifest, resumably (app/archive_run.py)
     ex.add_argument("--workers", type=int, metavar="N",
@@ -48,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
                          "model folder and the -o folder at the same paths")
     ex.add_argument("--partition-size", type=int, metavar="N",
                     help="documents per shard when -o is a folder (default: 500)")
+    rt = sub.add_parser("retrain", help="retrain on the reviewed documents as Model › Retrain does, without a window")
+    rt.add_argument("--preset", choices=("quick", "full"), default="quick")
+    rt.add_argument("--bundled", type=Path, help=argparse.SUPPRESS)  # tests: tiny models instead of the shipped ones
     args = parser.parse_args(argv)  # --version and --help end here, even where nothing else could run
     _from_caller(args)
     from app.startup_checks import EXIT_MISSING_LIBRARIES, EXIT_NOT_A_CHECKOUT, not_a_checkout, window_problem
@@ -57,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_NOT_A_CHECKOUT
     if args.list_backups or args.restore_backup:
         return _backups(args)
+    if args.command == "retrain":
+        return _retrain(args)
     if not args.selftest and args.command is None:
         if problem := window_problem():  # before Qt loads its platform plugin: a failure there aborts the process
             print(problem, file=sys.stderr)
@@ -130,6 +137,65 @@ def _extract_archive(args: argparse.Namespace) -> int:
     return extract_archive(args.files, args.output, model_folder=model, workers=args.workers,
                            scheduler=args.scheduler, partition_size=args.partition_size,
                            text_column=args.text_column)
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    """Model › Retrain without a window: a backup first, then the trainer as a child process of this one (the
+    frozen app starts itself with ``--trainer``), its stages printed, its verdict at the end, its exit status."""
+    import subprocess
+
+    from app.data_dir import database_path
+    from app.paths import install_root
+    from engine.backup import make_backup
+    from engine.instance_lock import InstanceLock
+    from engine.trainer_contract import (
+        CANCEL_LINE,
+        Result,
+        Stage,
+        decode,
+        retrain_arguments,
+        stage_words,
+        trainer_command,
+    )
+
+    try:
+        db = database_path(args.data_dir)
+        lock = InstanceLock(db.parent)  # not while a window works on this data folder
+        lock.acquire()
+    except MederError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if not db.is_file():
+            print(f"error: no database in {db.parent}: import and review documents first", file=sys.stderr)
+            return 2
+        make_backup(db, reason="before-retrain")
+        command = trainer_command() + retrain_arguments(
+            db=db, models_dir=db.parent / "models", bundled=args.bundled or install_root() / "model_assets",
+            preset=args.preset)
+        report, stage = None, ""
+        with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              encoding="utf-8", errors="replace") as trainer:
+            try:
+                for line in trainer.stdout:
+                    event = decode(line.strip())
+                    if isinstance(event, Stage) and stage_words(event.stage) != stage:
+                        stage = stage_words(event.stage)
+                        print(f"{stage}…", flush=True)
+                    elif isinstance(event, Result):
+                        report = event.report
+            except KeyboardInterrupt:  # Ctrl+C: the trainer stops at its next step and removes its files
+                trainer.stdin.write(CANCEL_LINE + "\n")
+                trainer.stdin.flush()
+                trainer.wait()
+        if report is not None and trainer.returncode == 0:
+            print(report.verdict())
+        return trainer.returncode
+    except MederError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        lock.release()
 
 
 def _backups(args: argparse.Namespace) -> int:

@@ -35,6 +35,8 @@ class InstanceLock:
         except OSError:
             try:
                 other = os.read(fd, 32).decode("ascii", "replace").strip()
+            except OSError:  # only a message detail: never let it hide that another app holds the folder
+                other = ""
             finally:
                 os.close(fd)
             raise AlreadyRunning(
@@ -52,15 +54,23 @@ class InstanceLock:
             self._fd = None
 
 
-if os.name == "nt":  # pragma: no cover - Windows only
+# Windows locks are mandatory: another process cannot even read a locked byte. The lock therefore sits on one
+# byte far past the process id (locking beyond the end of a file is allowed), so a second start can still read
+# whose lock it is.
+LOCKED_BYTE = 1 << 20
+
+if os.name == "nt":  # pragma: no cover - Windows only (tests/test_windows.py runs it there, simulated here)
     import msvcrt
 
     def _lock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        os.lseek(fd, LOCKED_BYTE, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        finally:
+            os.lseek(fd, 0, os.SEEK_SET)
 
     def _unlock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
+        os.lseek(fd, LOCKED_BYTE, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 else:
     import fcntl
