@@ -12,6 +12,7 @@ from trainer.data import Split
 from trainer.evaluate import evaluate_tagger
 from trainer.metrics import ERROR_KINDS
 from trainer.model import load_model, torch_tagger
+from trainer.tuning import MAX_MISSED_SHARE, candidate_table
 
 ROWS = (("teacher", "Teacher (12 layers, fp32)"), ("student-nokd", "Student without KD (4 layers, fp32)"),
         ("student-kd", "Student with labelled-only KD (4 layers, fp32)"),
@@ -44,6 +45,8 @@ def write_report(work: Path, split: Split, *, out_dir: Path, build_seconds: floa
             model, cfg = load_model(folder)
             tagger = torch_tagger(model, cfg, folder / TOKENIZER_FILE)
         metrics[name] = evaluate_tagger(tagger, split.test)
+        if name in (TEACHER, STUDENT_INT8):  # every decoder the choice was made among, on test too
+            metrics[name]["candidates_test"] = candidate_table(tagger, split.test)
     bench = benchmark(work / TEACHER, work / STUDENT_INT8, threads=1)
     vocab = json.loads((work / "vocab" / "vocab_report.json").read_text())
     report = {"metrics": metrics, "benchmark": bench, "vocab": vocab, "build_seconds": round(build_seconds),
@@ -69,6 +72,48 @@ def _decoding(config: dict) -> str:
 def _share(part: float, whole: float) -> float | None:
     """``part / whole`` rounded, or None when the teacher scored nothing (a smoke build)."""
     return round(part / whole, 4) if whole else None
+
+
+REVIEW_EFFORT = [
+    "## Review effort", "",
+    "\"Review effort per 100\" (`review_effort_per_100` in `trainer evaluate`) counts the actions a reviewer needs in",
+    "this app to turn the suggestions into the test annotation, per 100 gold entities: a key from the app's key",
+    "map (`engine/keymap.py`) or one mouse gesture (a click on an entity, a drag over words). Per error kind",
+    "(`engine/review_effort.py`):", "",
+    "- exact: 0 (Mark reviewed, Ctrl+Enter, accepts what is shown: once per document whatever the suggestions);",
+    "- wrong type: select the entity (click, or N / P) + the type's number key = 2, plus the boundary fix when its",
+    "  words differ too;",
+    "- boundary: select it (1) + the cheaper of one boundary key per word its start and end are off",
+    "  ([ ] , . or Alt+arrows) and selecting the right words + Ctrl+R (2): 2 or 3;",
+    "- missed: select its words (a drag) + the number key = 2; finding it by reading is not an action, so the",
+    "  share of missed entities is reported beside the effort and capped when the decoder is chosen;",
+    "- spurious (overlaps no gold entity): select it + Delete = 2.",
+    "",
+    "A suggestion in the way of a fix (two suggestions on one entity) is deleted (2) and counted with that",
+    "entity's kind; an entity whose overlapping suggestions all went to other entities is added (2).",
+    "",
+]
+
+
+def decoder_tables(models: dict[str, tuple[dict, dict]]) -> list[str]:
+    """Markdown: the decoders each folder was chosen among, on dev (from its config) and on test."""
+    lines = [f"Decoders chosen on dev by review effort among those missing at most {MAX_MISSED_SHARE:.0%} of the",
+             "gold entities (`python -m trainer tune`; confidences at the folder's calibrated temperature):", ""]
+    for title, (config, result) in models.items():
+        dev = config.get("training", {}).get("dev_decoders", {})
+        test = result.get("candidates_test", {})
+        lines += [f"{title} (temperature {config.get('confidence_temperature', 1.0):g}, chosen "
+                  f"{_decoding(config)}):", "",
+                  "| decoder | dev effort / 100 | dev missed | dev strict F1 | test effort / 100 | test missed"
+                  " | test strict F1 | test ECE |", "|---|---|---|---|---|---|---|---|"]
+        for name, row in test.items():
+            d = dev.get(name, {})
+            lines.append(f"| {name} | {d.get('review_effort_per_100', '–')} | "
+                         + (f"{d['missed_share']:.1%}" if d else "–")
+                         + f" | {d.get('strict_micro_f1', '–')} | {row['review_effort_per_100']:.1f}"
+                         f" | {row['missed_share']:.1%} | {row['strict_micro_f1']:.4f} | {row['ece']:.3f} |")
+        lines.append("")
+    return lines
 
 
 def error_table(result: dict) -> list[str]:
@@ -98,13 +143,15 @@ def model_card(report: dict, work: Path) -> str:
         f"(seed {teacher_cfg['training'].get('seed')}; identical texts kept in one part): train {s['train']},"
         f" dev {s['dev']}, test {s['test']} documents. Dev picks the best epoch; all figures below are on test.", "",
         "## Metrics (test part, strict IOB2 as seqeval scores it, unless noted)", "",
-        "| model | strict micro-F1 | strict macro-F1 | lenient micro-F1 | overlap micro-F1 | corrections per 100 |",
-        "|---|---|---|---|---|---|",
+        "| model | strict micro-F1 | strict macro-F1 | lenient micro-F1 | overlap micro-F1 | corrections per 100"
+        " | review effort per 100 | missed | ECE |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, title in rows:
         r = m[name]
         lines.append(f"| {title} | {r['strict_micro_f1']:.4f} | {r['strict_macro_f1']:.4f} | {r['lenient_micro_f1']:.4f}"
-                     f" | {r['overlap_micro_f1']:.4f} | {r['corrections_per_100']:.1f} |")
+                     f" | {r['overlap_micro_f1']:.4f} | {r['corrections_per_100']:.1f}"
+                     f" | {r['review_effort_per_100']:.1f} | {r['missed_share']:.1%} | {r['ece']:.3f} |")
     kept = report["macro_f1_kept"]
     ci = {name: m[name]["strict_micro_f1_ci95"] for name in ("teacher", "student-int8")}
     lines += ["", (f"The INT8 student keeps {kept:.1%} of the teacher's strict macro-F1." if kept is not None
@@ -117,7 +164,9 @@ def model_card(report: dict, work: Path) -> str:
     for t in types:
         cells = " | ".join(f"{m[n]['per_class'].get(t, {}).get('f1', 0):.3f}" for n, _ in rows)
         lines.append(f"| {t} | {cells} | {m['teacher']['per_class'][t]['support']} |")
-    lines += ["", *error_table(m["student-int8"]),
+    lines += ["", *error_table(m["student-int8"]), "", *REVIEW_EFFORT,
+              *decoder_tables({"Teacher": (teacher_cfg, m["teacher"]),
+                               "INT8 student": (student_cfg, m["student-int8"])}),
               "", "## Speed and size", "", "```", table(b), "```", "",
               "## Architecture", "",
               f"- Teacher: BERT encoder ({teacher_cfg['encoder']['num_hidden_layers']} layers, hidden "
@@ -126,8 +175,9 @@ def model_card(report: dict, work: Path) -> str:
               f"{student_cfg['teacher_layers']}, distilled from the teacher's pre-CRF emissions "
               "(temperature-scaled KL + hard-label CRF loss); its CRF decodes (numpy, IOB2-constrained).",
               f"- INT8: {student_cfg['quantization']}.",
-              f"- Decoding: teacher {_decoding(teacher_cfg)}, INT8 student {_decoding(student_cfg)} (chosen on dev:"
-              " `mbr` keeps the non-overlapping entities whose exact posterior clears the threshold, engine/crf.py).",
+              f"- Decoding: teacher {_decoding(teacher_cfg)}, INT8 student {_decoding(student_cfg)} (chosen on dev by"
+              " review effort: `mbr` keeps the non-overlapping entities whose exact posterior clears the threshold,"
+              " engine/crf.py); confidences at the calibrated temperature in each `config.json`.",
               f"- Vocabulary trimmed from {v['full_pieces']:,} to {v['kept_pieces']:,} pieces; "
               f"{v['test_words_unchanged']:.2%} of test words keep the exact same segmentation.",
               f"- Recipes: teacher {json.dumps(teacher_cfg['training'].get('recipe'))}; "

@@ -263,6 +263,9 @@ def tune_folder(folder: str | Path, data_dir: str | Path, *, cache: Path | None 
         cfg.decoder, cfg.decoder_threshold = result["decoder"], result["threshold"]
         cfg.confidence_temperature = result["temperature"]
         cfg.suggestion_levels = result["levels"]
+        cfg.training["dev_decoders"] = {name: {k: row[k] for k in ("review_effort_per_100", "missed_share",
+                                                                    "strict_micro_f1", "ece")}
+                                        for name, row in result["dev"].items()}
         dev = result["dev"][result["chosen"]]
         cfg.training["review_effort_tuning"] = {
             "chosen_on": f"dev ({result['documents']['dev']} documents) by review effort, missed <= "
@@ -273,3 +276,11 @@ def tune_folder(folder: str | Path, data_dir: str | Path, *, cache: Path | None 
         cfg.save(target)
         write_manifest(target)
     return result
+
+
+def candidate_table(tagger: Tagger, docs: Sequence[Document]) -> dict[str, dict]:
+    """Every candidate decoder on ``docs`` at the tagger's own temperature (for the model card's test table)."""
+    docs = [d for d in docs if d.tokens()]
+    decoded = decode_all(tagger.decoder, word_emissions(tagger, docs))
+    gold = gold_tags(docs)
+    return {c.name: measure(gold, decoded[c]) for c in CANDIDATES}
