@@ -80,8 +80,36 @@ def tiny_bundle(tmp_path_factory, tokenizer_file) -> Path:
     scfg = ModelConfig(kind="student-int8", tags=TAGS, encoder=dict(config.encoder), max_length=32,
                        teacher_layers=[0, 1], version="tiny-1")
     save_model(student, ModelConfig(**{**vars(scfg), "kind": "student"}), tokenizer_file, root / "student")
-    write_onnx_folder(student, scfg, tokenizer_file, root / "student-int8")
+    write_onnx_folder(student, scfg, tokenizer_file, root / "student-int8",
+                      assertion=tiny_assertion_classifier(root / "assertion.json"))
+    (root / "assertion.json").unlink()
     return root
+
+
+TINY_ASSERTION_NOTES = [  # (note, finding, assertion): a handful of real-shaped sentences to fit a tiny classifier
+    ("জ্বর নেই", "জ্বর", "absent"), ("কাশি নেই", "কাশি", "absent"), ("বমি নেই", "বমি", "absent"),
+    ("জ্বর আছে", "জ্বর", "present"), ("কাশি আছে", "কাশি", "present"), ("বমি হচ্ছে", "বমি", "present"),
+    ("তিন দিন ধরে জ্বর", "জ্বর", "present"), ("মাথাব্যথা করছে", "মাথাব্যথা", "present"),
+]
+
+
+def tiny_assertion_classifier(path: Path) -> Path:
+    """An assertion classifier fitted (for real, by trainer.assertion_fit) on TINY_ASSERTION_NOTES."""
+    from engine.assertion import mention_contexts
+    from engine.assertion_model import mention_features
+    from engine.spans import Entity
+    from trainer.assertion_fit import fit
+
+    feats, gold = [], []
+    for note, finding, assertion in TINY_ASSERTION_NOTES:
+        start = note.index(finding)
+        (ctx,) = mention_contexts(note, [Entity(start, start + len(finding), "Symptom")])
+        feats.append(mention_features(ctx))
+        gold.append(assertion)
+    model = fit(feats, gold, l2=0.1, min_count=1)
+    model.thresholds = {"absent": 0.5}
+    model.save(path)
+    return path
 
 
 @pytest.fixture

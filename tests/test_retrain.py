@@ -11,6 +11,7 @@ import pytest
 
 from engine.errors import OperationCancelled
 from engine.model_registry import BUNDLED, ModelRegistry
+from engine.runtime import load_tagger
 from engine.spans import Entity
 from engine.storage import Repository
 from engine.trainer_contract import ExitCode, Result, RetrainReport, Stage, Step, decode
@@ -70,6 +71,12 @@ def test_enough_evidence_promotes_and_the_report_reads_back(tmp_path, tiny_bundl
     registry = ModelRegistry(tmp_path / "models", tiny_bundle)
     assert registry.active().version == report.version
     assert RetrainReport.from_dict(registry.active().report) == report
+    # the assertion classifier is carried over (clinic reviews don't label assertions), and the app uses it
+    carried = registry.active().student / "assertion.json"
+    assert carried.read_bytes() == (tiny_bundle / "student-int8" / "assertion.json").read_bytes()
+    tagger = load_tagger(registry.active().student)
+    assert tagger.assertion_model is not None
+    assert tagger.assertions("জ্বর নেই", [Entity(0, 4, "Symptom")]) == ["absent"]
 
 
 def test_worse_model_is_not_promoted(tmp_path, tiny_bundle):

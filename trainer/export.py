@@ -15,11 +15,12 @@ from pathlib import Path
 
 import torch
 
+from engine.assertion_model import AssertionModel
 from engine.atomic import atomic_folder
 from engine.crf import save_crf
 from engine.manifest import write_manifest
 from engine.model_config import ModelConfig
-from engine.model_layout import CRF_FILE, ONNX_FILE, STUDENT_INT8, TOKENIZER_FILE
+from engine.model_layout import ASSERTION_FILE, CRF_FILE, ONNX_FILE, STUDENT_INT8, TOKENIZER_FILE
 from trainer.model import TokenTagger
 from trainer.onnx_graph import simplify_reshapes
 
@@ -84,8 +85,9 @@ def quantize_int8(fp32_path: str | Path, int8_path: str | Path) -> Path:
 
 
 def write_onnx_folder(model: TokenTagger, config: ModelConfig, tokenizer_json: Path, folder: str | Path,
-                      *, int8: bool = True) -> Path:
-    """A model folder the app loads: model.onnx (+INT8), crf.safetensors, tokenizer, config, manifest."""
+                      *, int8: bool = True, assertion: Path | None = None) -> Path:
+    """A model folder the app loads: model.onnx (+INT8), crf.safetensors, tokenizer, config, manifest, and
+    ``assertion`` (an assertion classifier file, carried over from the previous version) when given."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,6 +98,9 @@ def write_onnx_folder(model: TokenTagger, config: ModelConfig, tokenizer_json: P
             shutil.copyfile(fp32, folder / ONNX_FILE)
     save_crf(folder / CRF_FILE, **model.crf_scores())
     shutil.copyfile(tokenizer_json, folder / TOKENIZER_FILE)
+    if assertion is not None:
+        AssertionModel.load(assertion)  # a damaged file stops here, not in the app
+        shutil.copyfile(assertion, folder / ASSERTION_FILE)
     config.quantization = "onnxruntime-dynamic-int8 (MatMul, Gather)" if int8 else None
     config.save(folder)
     write_manifest(folder)
@@ -115,6 +120,8 @@ def quantize_folder(model_dir: str | Path, out: str | Path) -> Path:
     config.kind = STUDENT_INT8
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_folder(out, mode=0o755) as staging:  # the app's shipped model: readable by every account
-        write_onnx_folder(model, config, model_dir / TOKENIZER_FILE, staging)
+        carried = out / ASSERTION_FILE  # a re-export keeps the folder's assertion classifier
+        write_onnx_folder(model, config, model_dir / TOKENIZER_FILE, staging,
+                          assertion=carried if carried.is_file() else None)
         load_tagger(staging)  # verifies the manifest and that ONNX Runtime can load it
     return out

@@ -32,7 +32,15 @@ import torch
 from engine.errors import MederError
 from engine.labels import LabelSet
 from engine.model_config import ModelConfig
-from engine.model_layout import REPORT_FILE, STUDENT, STUDENT_INT8, TEACHER, TOKENIZER_FILE, WEIGHTS_FILE
+from engine.model_layout import (
+    ASSERTION_FILE,
+    REPORT_FILE,
+    STUDENT,
+    STUDENT_INT8,
+    TEACHER,
+    TOKENIZER_FILE,
+    WEIGHTS_FILE,
+)
 from engine.model_registry import ModelRegistry
 from engine.progress import IsCancelled, check_cancelled
 from engine.runtime import load_tagger
@@ -199,7 +207,10 @@ def retrain(db: Path, models_dir: Path, bundled_dir: Path, *, preset: str = "qui
         sconfig.kind, sconfig.tags, sconfig.version = STUDENT_INT8, tags, version
         sconfig.encoder = dict(tconfig.encoder, num_hidden_layers=len(layers))
         sconfig.created, sconfig.training = tconfig.created, dict(tconfig.training, recipe=asdict(spec.student))
-        write_onnx_folder(student, sconfig, tok_json, temp / STUDENT_INT8)
+        # the assertion classifier learnt from labelled real text, which a clinic's reviews don't label: carried over
+        carried = active.student / ASSERTION_FILE
+        write_onnx_folder(student, sconfig, tok_json, temp / STUDENT_INT8,
+                          assertion=carried if carried.is_file() else None)
         student_fp16 = ModelConfig(**{**vars(sconfig), "kind": STUDENT, "quantization": None})
         save_model(student, student_fp16, tok_json, temp / STUDENT, half=True)
         check_cancelled(cancelled)
