@@ -20,8 +20,7 @@ from engine.formats import brat, conll, jsonl, labelstudio
 from engine.formats.tables import (
     DOCUMENT_COLUMNS,
     NOT_WRITTEN_SHEET,
-    SUMMARY_ABSENT,
-    SUMMARY_OTHER,
+    SUMMARY_ASSERTION_COLUMNS,
     NotWritten,
     write_workbook,
 )
@@ -154,8 +153,8 @@ def _write_xlsx(docs: list[_SheetDocument], partial: Path, *, cancelled: IsCance
     """The rows of the three sheets (their layout: :func:`engine.formats.tables.write_workbook`).
 
     Summary: one row per document and one column per entity type holding its present findings joined with
-    "; "; absent findings go to the "Absent" column and the other assertions to one more column, each with
-    its type and assertion, so a register built from it never records a finding the patient does not have.
+    "; "; each other assertion has its own column (Absent, Possible, Past, Family, Hypothetical), each finding
+    with its type, so a register built from it never records a finding the patient does not have.
     """
     types = sorted({e.label for d in docs for e in d.entities})
     doc_rows, ent_rows, summary = [], [], []
@@ -170,15 +169,13 @@ def _write_xlsx(docs: list[_SheetDocument], partial: Path, *, cancelled: IsCance
         ent_rows += [{"document": d.id, "title": d.title, "entity text": d.text[e.start:e.end], "type": e.label,
                       "assertion": e.assertion, "status": e.status, "confidence": e.confidence, "start": e.start,
                       "end": e.end, "reviewed": reviewed} for e in d.entities]
-        cells: dict[str, list[str]] = {t: [] for t in (*types, SUMMARY_ABSENT, SUMMARY_OTHER)}
+        cells: dict[str, list[str]] = {t: [] for t in (*types, *SUMMARY_ASSERTION_COLUMNS.values())}
         for e in sorted(d.entities, key=lambda e: e.start):
             words = d.text[e.start:e.end]
             if e.assertion == PRESENT:
                 cells[e.label].append(words)
-            elif e.assertion == "absent":
-                cells[SUMMARY_ABSENT].append(f"{words} ({e.label})")
             else:
-                cells[SUMMARY_OTHER].append(f"{words} ({e.label}, {e.assertion})")
+                cells[SUMMARY_ASSERTION_COLUMNS[e.assertion]].append(f"{words} ({e.label})")
         summary.append({"document": d.id, "title": d.title, "reviewed": reviewed,
                         **{k: "; ".join(dict.fromkeys(v)) or None for k, v in cells.items()}})
     return write_workbook(partial, doc_rows, ent_rows, summary=summary, cancelled=cancelled)

@@ -75,17 +75,17 @@ def test_documents_sheet_wraps_notes_with_real_dates_and_metadata(tmp_path):
     assert [c.value for c in empty][3] == "yes" and [c.value for c in empty][9:] == [None, None]
 
 
-def test_summary_sheet_lists_present_findings_per_type_and_absent_ones_apart(tmp_path):
+def test_summary_sheet_lists_present_findings_per_type_and_each_other_assertion_apart(tmp_path):
     repo, ids = _stored(tmp_path)
     export(repo, tmp_path / "out.xlsx")
     wb = load_workbook(tmp_path / "out.xlsx")
     assert wb.sheetnames == ["Entities", "Documents", "Summary"]
     rows = _rows(wb["Summary"])
-    assert rows[0] == ("document", "title", "reviewed", "Medicine", "Symptom", "Absent",
-                       "Possible, past, family or hypothetical")
+    assert rows[0] == ("document", "title", "reviewed", "Medicine", "Symptom", "Absent", "Possible", "Past",
+                       "Family", "Hypothetical")
     assert sorted(rows[1:]) == sorted([
-        (ids["first"], "করিম, ওয়ার্ড ৩", "no", "নাপা", "কাশি; মাথা ব্যথা", "জ্বর (Symptom)", None),
-        (ids["second"], "খালি", "yes", None, None, None, None)])
+        (ids["first"], "করিম, ওয়ার্ড ৩", "no", "নাপা", "কাশি; মাথা ব্যথা", "জ্বর (Symptom)", None, None, None, None),
+        (ids["second"], "খালি", "yes", None, None, None, None, None, None, None)])
     assert wb["Summary"]["E2"].alignment.wrap_text or wb["Summary"]["E3"].alignment.wrap_text
 
 
@@ -103,8 +103,9 @@ def test_headless_export_names_the_other_assertions_and_whose_entities_they_are(
     assert statuses == [(1, "possible", "manual"), (1, "family", "manual"), (2, "present", "suggested"),
                         (2, "present", "suggested")]
     assert _rows(wb["Summary"])[1:] == [
-        (1, "annotated", "yes", None, None, None, "টাইফয়েড (Health Condition, possible); ডায়াবেটিস (Health Condition, family)"),
-        (2, "suggested", "no", None, "জ্বর", None, None)]  # the same words twice are listed once
+        (1, "annotated", "yes", None, None, None, "টাইফয়েড (Health Condition)", None, "ডায়াবেটিস (Health Condition)",
+         None),
+        (2, "suggested", "no", None, "জ্বর", None, None, None, None, None)]  # the same words twice are listed once
 
 
 def test_export_reimports_with_the_same_texts_titles_and_metadata(tmp_path):

@@ -584,9 +584,9 @@ ENTITY_COLUMNS = ("document", "title", "entity text", "type", "assertion", "stat
                   "reviewed")
 DOCUMENT_COLUMNS = ("document", "title", "created", "reviewed", "entities", "model version", "text",
                     "hidden direction marks", "reviewed at")  # then one column per metadata key
-SUMMARY_COLUMNS = ("document", "title", "reviewed")  # then one column per entity type, then ABSENT and OTHER
-SUMMARY_ABSENT = "Absent"
-SUMMARY_OTHER = "Possible, past, family or hypothetical"
+SUMMARY_COLUMNS = ("document", "title", "reviewed")  # then one column per entity type, then per assertion
+# the Summary sheet's column of each assertion but present (whose findings go to their type's column)
+SUMMARY_ASSERTION_COLUMNS = {a: a.capitalize() for a in ASSERTIONS if a != PRESENT}
 EXCEL_DATE_FORMAT = "yyyy-mm-dd hh:mm"
 _WIDE = 80  # characters: a wrapped note reads as a paragraph
 _WRAPPED = {"Documents": {"text"}, "Summary": None}  # None: every column after SUMMARY_COLUMNS
