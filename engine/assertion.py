@@ -292,7 +292,8 @@ def mention_contexts(text: str, entities: Sequence[Entity], rules: Rules | None 
             cues.append(Cue(m.trigger.assertion, side, distance, near, reaches(m, a, b), m.trigger.words))
         found = {c.assertion for c in cues if c.reaches}
         out.append(MentionContext(
-            label=e.label, sentence=tuple(norms[lo:hi]), first=a - lo, last=b - lo, cues=tuple(cues),
+            # a span reaching past its sentence's end ("জ্বর। কাশি" as one entity) is cut at it
+            label=e.label, sentence=tuple(norms[lo:hi]), first=a - lo, last=min(b, hi) - lo, cues=tuple(cues),
             rule=min(found, key=rank.__getitem__) if found else PRESENT, sentence_number=sentence[a],
             sentence_count=sentence[-1] + 1, latin=latin))
     return out

@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--data", type=Path, action="append", default=[], help="annotated file (repeatable)")
     e.add_argument("--test-split", type=Path, metavar="DIR",
                    help="also score the seeded test part of this HealthNER folder (the model card's figures)")
+    e.add_argument("--assertion-set", choices=("dev", "test"),
+                   help="score assertion on this part of the real-text set (tests/data/assertion_real; texts read "
+                        "from --assertion-texts): the folder's classifier, the rules alone and all-present")
+    e.add_argument("--assertion-texts", type=Path, metavar="DIR",
+                   help="the Bangla-HealthNER folder the real-text set's texts are read from "
+                        "(default: ../shared/data/bangla-healthner)")
     t = sub.add_parser("tune", help="choose the decoder by review effort and calibrate confidences on dev")
     t.add_argument("--model", required=True, type=Path, help="model folder (ONNX or torch)")
     t.add_argument("--data", required=True, type=Path, help="the HealthNER folder (its seeded dev and test parts)")
@@ -77,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate":
             from trainer.evaluate import evaluate_files
 
-            print(json.dumps(evaluate_files(args.model, args.data, test_split_of=args.test_split), ensure_ascii=False))
+            print(json.dumps(evaluate_files(args.model, args.data, test_split_of=args.test_split,
+                                            assertion_set=args.assertion_set, assertion_texts=args.assertion_texts),
+                             ensure_ascii=False))
         elif args.command == "tune":
             from trainer.tuning import tune_folder
 

@@ -73,9 +73,13 @@ def load_any_tagger(folder: str | Path) -> Tagger:
     return torch_tagger(model, config, folder / TOKENIZER_FILE)
 
 
-def evaluate_files(model_dir: str | Path, files: list[str | Path], *, test_split_of: str | Path | None = None) -> dict:
-    """Score on annotated files, and/or on the seeded test part of a HealthNER folder (as the build splits it)."""
+def evaluate_files(model_dir: str | Path, files: list[str | Path], *, test_split_of: str | Path | None = None,
+                   assertion_set: str | None = None, assertion_texts: str | Path | None = None) -> dict:
+    """Score on annotated files, and/or on the seeded test part of a HealthNER folder (as the build splits it),
+    and/or assertion alone on a part of the real-text assertion set."""
     tagger = load_any_tagger(model_dir)
+    if assertion_set is not None and not files and test_split_of is None:
+        return {"assertion_real_text": score_assertion_set(tagger, assertion_set, data_dir=assertion_texts)}
     docs: list[Document] = []
     for path in files:
         # only what a person annotated is gold: model suggestions and untagged texts in a file are not
@@ -86,8 +90,24 @@ def evaluate_files(model_dir: str | Path, files: list[str | Path], *, test_split
 
         docs.extend(split_dataset(load_dataset(test_split_of)).test)
     if not docs:
-        raise ValueError("nothing to evaluate: give --data FILE or --test-split DIR")
+        raise ValueError("nothing to evaluate: give --data FILE, --test-split DIR or --assertion-set PART")
     result = evaluate_tagger(tagger, docs)
-    if any(e.assertion != PRESENT for d in docs for e in d.entities):  # the files carry assertions: score the rules
-        result.update(score_assertions(docs).as_dict())
+    if any(e.assertion != PRESENT for d in docs for e in d.entities):  # the files carry assertions: score them
+        result.update(score_assertions(docs, model=tagger.assertion_model).as_dict())
+    if assertion_set is not None:
+        result["assertion_real_text"] = score_assertion_set(tagger, assertion_set, data_dir=assertion_texts)
     return result
+
+
+def score_assertion_set(tagger: Tagger, split: str, *, data_dir: str | Path | None = None) -> dict:
+    """Assertion on the gold spans of the real-text set's ``split``: the folder's classifier (what the app
+    shows), the rules alone, and calling every finding present (the baseline to beat)."""
+    from engine.assertion import assertions
+    from engine.assertion_set import DATA_DIR, load_assertion_set, score_mentions
+
+    docs = load_assertion_set(data_dir=data_dir or DATA_DIR, split=split)
+    out = {"split": split, "rules": score_mentions(docs, lambda text, entities: assertions(text, entities)).as_dict()}
+    if tagger.assertion_model is not None:
+        out["classifier"] = score_mentions(docs, tagger.assertions).as_dict()
+        out["classes_shown"] = sorted(tagger.assertion_model.thresholds)
+    return out
