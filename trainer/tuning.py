@@ -152,7 +152,7 @@ def fit_temperature(decoder: CRFDecoder, emissions: Sequence[np.ndarray], gold: 
         if t not in trace:
             spans = decode_all(decoder.with_temperature(t), emissions, (candidate,))[candidate]
             conf, right = correctness(gold, spans)
-            trace[t] = {"temperature": t, "log_loss": round(log_loss(conf, right), 5),
+            trace[t] = {"temperature": float(t), "log_loss": round(log_loss(conf, right), 5),
                         "ece": expected_calibration_error(conf, right)}
         return trace[t]["log_loss"]
 
@@ -242,14 +242,15 @@ def tune_folder(folder: str | Path, data_dir: str | Path, *, cache: Path | None 
     """
     from engine.manifest import verify_manifest, write_manifest
     from engine.model_config import ModelConfig
-    from engine.model_layout import CONFIG_FILE
+    from engine.model_layout import ONNX_FILE, TOKENIZER_FILE, WEIGHTS_FILE
     from trainer.data import load_dataset, split_dataset
     from trainer.evaluate import load_any_tagger
 
     tagger = load_any_tagger(folder)
     config = ModelConfig.load(folder)
     split = split_dataset(load_dataset(data_dir))
-    model_key = repr(sorted((n, h) for n, h in verify_manifest(folder).items() if n != CONFIG_FILE))
+    scored_by = (ONNX_FILE, WEIGHTS_FILE, TOKENIZER_FILE)  # what the emission scores depend on
+    model_key = repr(sorted((n, h) for n, h in verify_manifest(folder).items() if n in scored_by))
     parts = {}
     for name in ("dev", "test"):
         docs = [d for d in getattr(split, name) if d.tokens()]
