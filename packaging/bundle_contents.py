@@ -13,6 +13,10 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePosixPath
 
+# Optional extras the app's own code imports only on request and, where absent, names the command that installs
+# them: `extract --workers`/`--scheduler` (app/archive_run.py) runs from a checkout with the distributed extra.
+OPTIONAL_EXTRAS = ("dask", "distributed")
+
 # Python packages the analysis pulls in through optional imports (each guarded by an "is it installed?" check
 # in transformers, huggingface_hub or torch) that no code path of the app or the trainer takes.
 EXCLUDED_MODULES = (
@@ -24,8 +28,7 @@ EXCLUDED_MODULES = (
     "scipy", "sklearn", "joblib", "threadpoolctl", "pandas", "pyarrow", "narwhals", "PIL",
     # torch.compile's graph partitioner; the trainer runs eager
     "networkx",
-    # `extract --workers` runs from a checkout with the distributed extra, never from the bundle
-    "dask", "distributed",
+    *OPTIONAL_EXTRAS,
     # huggingface_hub's web-hook payloads; the app never talks to the hub
     "pydantic", "pydantic_core", "hf_xet",
     # Qt: the app uses QtCore, QtGui and QtWidgets only

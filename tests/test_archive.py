@@ -145,3 +145,14 @@ def test_a_resumed_folder_must_hold_the_same_inputs(inputs, tmp_path, capsys):
     assert main(["--model", str(bundled_model()), "extract", str(notes[0]), "-o", str(tmp_path / "x.jsonl"),
                  "--workers", "2"]) == 2
     assert "give -o FOLDER" in capsys.readouterr().err
+
+
+def test_without_dask_the_workers_option_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    """The app and its bundle carry no Dask (an optional extra): --workers then names the command to install it."""
+    note = tmp_path / "note.txt"
+    note.write_text("রোগীর জ্বর আছে\n", encoding="utf-8")
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what an install without the extra has: no module
+    assert main(["--model", str(bundled_model()), "extract", str(note), "-o", str(tmp_path / "out"),
+                 "--workers", "2"]) == 2
+    assert "pip install 'dask[distributed]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
