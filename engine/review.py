@@ -62,11 +62,20 @@ def _key(doc: StoredDocument, sort: str) -> tuple:
     return (doc.id,)
 
 
+def _shown(doc: StoredDocument, view: ListView) -> bool:
+    return ((view.status == "all" or doc.reviewed == (view.status == "reviewed"))
+            and (view.label is None or view.label in doc.labels))
+
+
+def keeps_place(before: StoredDocument, after: StoredDocument, view: ListView) -> bool:
+    """Whether an edited document stays where it was in the list (same filter result, same sort key), so the
+    list can take it in place instead of being sorted again."""
+    return _shown(before, view) == _shown(after, view) and _key(before, view.sort) == _key(after, view.sort)
+
+
 def visible(documents: Sequence[StoredDocument], view: ListView) -> list[StoredDocument]:
     """The documents the list shows, in the order it shows them."""
-    kept = [d for d in documents
-            if (view.status == "all" or d.reviewed == (view.status == "reviewed"))
-            and (view.label is None or view.label in d.labels)]
+    kept = [d for d in documents if _shown(d, view)]
     return sorted(kept, key=lambda d: _key(d, view.sort), reverse=view.descending)
 
 

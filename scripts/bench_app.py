@@ -1,6 +1,6 @@
 """Benchmark of the desktop app's speed targets (prints figures; not a test).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/bench_app.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/bench_app.py [--accept-only]
 
 1. start-up: window shown, and model loaded in the background;
 2. paste -> highlights for a 1,000-word note;
@@ -46,6 +46,44 @@ def against(value: float, target: float, unit: str = "ms") -> str:
     return f"(target <= {target:.0f} {unit}, {'met' if value <= target else 'missed'})"
 
 
+def bench_accept(app, window, repo) -> None:
+    """6. One Accept with 2,000 documents stored: the A key as the user presses it, through every refresh."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    sentences = [s.strip() + " ।" for s in NOTE.split("।") if s.strip()]
+    tagged = [(s, window.tagger.tag(s)) for s in sentences]
+    more = 2000 - repo.counts()["documents"]
+    repo.add_documents([(f"note {i}", f"{text} ({i})", "bench", ents)
+                        for i, (text, ents) in zip(range(more), tagged * (more // len(tagged) + 1))],
+                       origin="model", model_version=window.tagger.version)
+    window.refresh_documents()
+    window.show_document(window.documents.rows[0].id)
+    window.refresh_documents()
+    app.processEvents()
+    stored = repo.counts()
+    times, cpu = [], []
+    while len(times) < 15:
+        pending = [e for e in window.entities.rows if e.status == "suggested"]
+        if not pending:  # the next document with suggestions
+            window.goto_unreviewed(False)
+            app.processEvents()
+            continue
+        window.view.select_entity(pending[0].id)
+        window.view.setFocus()
+        t, c = time.perf_counter(), time.thread_time()
+        QTest.keyClick(window.view, Qt.Key.Key_A)
+        app.processEvents()
+        times.append(time.perf_counter() - t)
+        cpu.append(time.thread_time() - c)
+        assert repo.entity(window.view.selected_id).status == "accepted"
+    median = statistics.median(times) * 1000
+    # on a shared machine the wall time grows with the load; the UI thread's CPU time much less
+    print(f"one Accept with {stored['documents']:,} documents ({stored['entities']:,} entities) stored, median of "
+          f"{len(times)}: {median:.1f} ms {against(median, ACCEPT_TARGET_MS)}; UI-thread CPU "
+          f"{statistics.median(cpu) * 1000:.1f} ms; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
 def main() -> None:
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtGui import QGuiApplication
@@ -71,6 +109,10 @@ def main() -> None:
     loaded = time.perf_counter() - started
     print(f"window shown: {shown * 1000:.0f} ms {against(shown * 1000, SHOWN_TARGET_MS)}")
     print(f"model ready (background): {loaded * 1000:.0f} ms")
+    if "--accept-only" in sys.argv:  # just figure 6
+        bench_accept(app, window, repo)
+        repo.close()
+        return
 
     words = NOTE.split()
     note = " ".join((words * (1000 // len(words) + 1))[:1000])
@@ -127,36 +169,7 @@ def main() -> None:
     print(f"re-tag {len(docs)} unreviewed documents (tag + store, {done} changed): {elapsed:.1f} s = "
           f"{len(docs) / elapsed:.0f} documents/s on {os.cpu_count()} cores")
 
-    # 6. Accept with 2,000 documents stored: the key press as the user makes it, through every refresh.
-    from PySide6.QtCore import Qt
-    from PySide6.QtTest import QTest
-
-    more = 2000 - repo.counts()["documents"]
-    repo.add_documents([(f"note {i}", f"{d.text} ({i})", "bench", d.entities)
-                        for i, d in zip(range(more), batch.documents * 3)], origin="model",
-                       model_version=batch.model_version)
-    window.refresh_documents()
-    window.show_document(window.documents.rows[0].id)
-    window.refresh_documents()
-    app.processEvents()
-    stored = repo.counts()
-    times = []
-    while len(times) < 15:
-        pending = [e for e in window.entities.rows if e.status == "suggested"]
-        if not pending:  # the next document with suggestions
-            window.goto_unreviewed(False)
-            app.processEvents()
-            continue
-        window.view.select_entity(pending[0].id)
-        window.view.setFocus()
-        t = time.perf_counter()
-        QTest.keyClick(window.view, Qt.Key.Key_A)
-        app.processEvents()
-        times.append(time.perf_counter() - t)
-        assert repo.entity(window.view.selected_id).status == "accepted"
-    median = statistics.median(times) * 1000
-    print(f"one Accept with {stored['documents']:,} documents ({stored['entities']:,} entities) stored, median of "
-          f"{len(times)}: {median:.1f} ms {against(median, ACCEPT_TARGET_MS)}")
+    bench_accept(app, window, repo)
     repo.close()
     QCoreApplication.quit()
 

@@ -130,3 +130,39 @@ def test_boundary_keys_no_window_manager_takes(qtbot, window):
     assert span() == (0, 13)
     keys(qtbot, (Qt.Key.Key_Left, ALT | SHIFT))  # the old keys still work
     assert span() == (0, 10)
+
+
+def test_at_1280_by_760_titles_keep_file_and_row_and_every_column_shows(qtbot, window):
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    window.resize(1280, 760)
+    qtbot.waitUntil(lambda: window.width() == 1280)
+    table = window.document_table
+    for view, model in ((table, window.documents), (window.entity_table, window.entities)):
+        header = view.horizontalHeader()
+        right = header.sectionViewportPosition(model.columnCount() - 1) + header.sectionSize(model.columnCount() - 1)
+        assert right <= view.viewport().width(), f"{model.COLUMNS} do not all show"
+        assert all(header.sectionSize(c) >= view.fontMetrics().horizontalAdvance(model.COLUMNS[c])
+                   for c in range(model.columnCount()))
+    assert window.entity_table.horizontalHeader().sectionSize(0) >= 200  # the Text column has room
+    # what the title cell draws: the file name's end and the row, shortened at the start
+    index = window.documents.index(0, 0)
+    option = QStyleOptionViewItem()
+    option.initFrom(table)
+    table.itemDelegateForColumn(0).initStyleOption(option, index)
+    width = table.horizontalHeader().sectionSize(0) - 8
+    drawn = table.fontMetrics().elidedText(option.text, option.textElideMode, width)
+    assert drawn.endswith("ward-4.xlsx row 5") and drawn != option.text, drawn
+
+
+def test_the_sort_and_the_column_widths_are_remembered(qtbot, window, open_window, db):
+    header = window.document_table.horizontalHeader()
+    header.sectionClicked.emit(window.documents.COLUMNS.index("Title"))
+    assert window.list_view.sort == "title"
+    header.resizeSection(1, 150)
+    window.close()
+    again = open_window(Repository(db), db.parent)
+    assert again.list_view.sort == "title" and not again.list_view.descending
+    assert [d.id for d in again.documents.rows] == [1, 2, 3, 4]
+    assert again.document_table.horizontalHeader().sectionSize(1) == 150
+    again.repo.close()

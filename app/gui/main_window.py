@@ -11,7 +11,7 @@ from functools import partial
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QByteArray, QItemSelectionModel, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,7 +38,7 @@ from app.gui.colors import ASSERTION_STYLES, color_for, type_colors
 from app.gui.flow_layout import FlowLayout
 from app.gui.import_dialog import ImportChoicesDialog, without_path
 from app.gui.suggestions import SuggestionLevels
-from app.gui.table_models import DocumentTableModel, EntityTableModel, local_time
+from app.gui.table_models import DocumentTableModel, EntityTableModel, TitleDelegate, local_time
 from app.gui.text_view import EntityTextView
 from engine.errors import MederError, StorageError
 from engine.exporting import export
@@ -55,8 +55,8 @@ from engine.importing import (
 )
 from engine.model_registry import ModelRegistry
 from engine.progress import check_cancelled
-from engine.review import LEAST_CONFIDENT_FIRST, ListView, neighbour, visible
-from engine.storage import Change, NewDocument, Repository
+from engine.review import LEAST_CONFIDENT_FIRST, ListView, keeps_place, neighbour, visible
+from engine.storage import Change, NewDocument, Repository, StoredDocument
 from engine.tagger import Tagger
 
 MAX_ERRORS_SHOWN = 30  # files listed in the import report; the rest are counted
@@ -89,7 +89,8 @@ class MainWindow(QMainWindow):
         self.types: list[str] = []
         self.legend_others: list[str] = []  # the open document's types the model doesn't know, in the legend
         self.current_id: int | None = None
-        self.list_view = ListView()  # sort and filters of the document list: what the review keys follow
+        self.list_view = self._remembered_sort()  # sort and filters of the document list: what the review keys follow
+        self._stored: dict[int, StoredDocument] = {}  # the documents the search matches, as last read
         # tagged documents the database refused (full disk, locked...): kept for File › Retry saving, with their
         # model version and whether annotated ones update the stored documents of the same text (None: ask)
         self.unsaved: list[tuple[list[PendingDocument], str, bool | None]] = []
@@ -97,7 +98,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Bangla MedER")
         self.resize(1280, 760)
         self._build_widgets()
+        self._restore_columns()
         self._build_menus()
+        self.least_confident.setChecked(self.list_view == LEAST_CONFIDENT_FIRST)
         self._apply_font_size(int(self.repo.setting("font_size", "0") or 0))
         self.refresh_documents()
         last = self.repo.setting("last_document")
@@ -130,6 +133,7 @@ class MainWindow(QMainWindow):
         self.document_table = self._table(self.documents)
         self.document_table.selectionModel().currentRowChanged.connect(self._on_document_row)
         self.document_table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # titles keep both ends
+        self.document_table.setItemDelegateForColumn(0, TitleDelegate(self.document_table))  # files: name and row
         header = self.document_table.horizontalHeader()
         header.setSectionsClickable(True)
         header.setSortIndicatorShown(True)
@@ -168,8 +172,8 @@ class MainWindow(QMainWindow):
         self.view.customContextMenuRequested.connect(self._on_context_menu)
         self.placeholder = QLabel("Paste Bangla clinical text (Ctrl+V) or import files (Ctrl+O) to begin.")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        center = QWidget()
-        lay = QVBoxLayout(center)
+        reading = QWidget()
+        lay = QVBoxLayout(reading)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.legend, 0, Qt.AlignmentFlag.AlignTop)
         lay.addWidget(self.placeholder, 1)
@@ -179,11 +183,20 @@ class MainWindow(QMainWindow):
         self.entity_table = self._table(self.entities)
         self.entity_table.selectionModel().currentRowChanged.connect(self._on_entity_row)
 
+        # the entity table under the text, as wide as it: at 1280×760 every column shows and its Text column
+        # has room (beside the text it had 440 px for six columns, and the Text column collapsed)
+        center = QSplitter(Qt.Orientation.Vertical)
+        center.addWidget(reading)
+        center.addWidget(self.entity_table)
+        center.setStretchFactor(0, 3)
+        center.setStretchFactor(1, 2)
+        center.setSizes([420, 260])
         splitter = QSplitter()
-        for widget, stretch in ((left, 2), (center, 5), (self.entity_table, 3)):
+        for widget, stretch in ((left, 1), (center, 2)):
             splitter.addWidget(widget)
             splitter.setStretchFactor(splitter.count() - 1, stretch)
-        splitter.setSizes([340, 500, 440])
+        splitter.setSizes([500, 780])
+        self.splitters = (splitter, center)
         self.setCentralWidget(splitter)
         # the focus order: filter box, status and type filters, document list, text, entity table (Tab / Shift+Tab);
         # each of the three panes shows a frame in the highlight colour while it has the focus
@@ -208,15 +221,45 @@ class MainWindow(QMainWindow):
         table.setTabKeyNavigation(False)  # Tab leaves the table (to the next pane) instead of walking its cells
         table.verticalHeader().hide()
         header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        # sized from the first rows, not all of them: a long note's entity table is otherwise measured
-        # cell by cell on every refresh (about a third of paste-to-highlight for 1,000 words)
-        header.setResizeContentsPrecision(60)
+        # the short columns are as wide as their widest possible cell (their values are few: dates, statuses,
+        # types), measured once, not on every refresh (that was a third of paste-to-highlight, and most of
+        # an edit's time with 2,000 documents); the user may resize them, and the widths are remembered
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        metrics = table.fontMetrics()
+        for column, samples in enumerate(model.SAMPLES):
+            if samples:
+                widest = max(metrics.horizontalAdvance(t) for t in (*samples, model.COLUMNS[column]))
+                header.resizeSection(column, widest + 24)  # the cell's margins and the sort arrow
         # the first column (title, entity text) takes the spare width and is elided, so the short
         # columns (status, type, confidence) stay visible without a horizontal scroll bar
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(False)
         return table
+
+    def _restore_columns(self) -> None:
+        """The column widths the user left (remembered in the data folder at quit)."""
+        for table, key in ((self.document_table, "document_columns"), (self.entity_table, "entity_columns")):
+            saved = self.repo.setting(key)
+            if saved:
+                table.horizontalHeader().restoreState(QByteArray.fromBase64(saved.encode("ascii")))
+
+    def _remember_columns(self) -> None:
+        if self.repo.read_only:
+            return
+        try:
+            for table, key in ((self.document_table, "document_columns"), (self.entity_table, "entity_columns")):
+                state = table.horizontalHeader().saveState().toBase64().data().decode("ascii")
+                self.repo.set_setting(key, state)
+        except StorageError:
+            pass  # widths are a convenience
+
+    def _remembered_sort(self) -> ListView:
+        """The list's sort as the user last chose it (``"title:ascending"``), else the newest first."""
+        sort, _, order = (self.repo.setting("list_sort") or "").partition(":")
+        try:
+            return ListView(sort, order == "descending") if sort else ListView()
+        except ValueError:  # a sort this release no longer has
+            return ListView()
 
     def _action(self, menu: QMenu, text: str, slot, shortcut: str | QKeySequence | None = None, *,
                 key: str | None = None) -> QAction:
@@ -373,18 +416,57 @@ class MainWindow(QMainWindow):
     # -- showing ----------------------------------------------------------
     def refresh_documents(self) -> None:
         """Re-read the list as the user sees it (search, filters, sort): the review keys follow these rows."""
-        stored = self.repo.documents(search=self.filter.text().strip())
-        self._refresh_type_filter(stored)
-        self.documents.set_rows(visible(stored, self.list_view))
+        self._stored = {d.id: d for d in self.repo.documents(search=self.filter.text().strip())}
+        self._show_list()
+
+    def _refresh_changed(self, change: Change) -> None:
+        """Refresh the list from what an edit changed: its documents are read again, not all of them (one
+        Accept with 2,000 documents stored re-read them all for about 40 ms)."""
+        touched = set(change.documents) | {change.document_id}
+        if self.filter.text().strip() or len(touched) > 50:  # a rename may change what the search matches
+            self.refresh_documents()
+            return
+        in_place = True  # every edited document keeps its place: no new sort, no new type list
+        for doc_id in touched:
+            before = self._stored.get(doc_id)
+            after = self.repo.document(doc_id) if self.repo.exists(doc_id) else None
+            if after is None:  # deleted (an undone deletion brings one back below)
+                self._stored.pop(doc_id, None)
+            else:
+                self._stored[doc_id] = after
+            in_place = in_place and before is not None and after is not None and before.labels == after.labels \
+                and keeps_place(before, after, self.list_view)
+        if in_place:
+            self._show_list([self._stored[r.id] for r in self.documents.rows])
+        else:
+            self._show_list()
+
+    def _show_list(self, rows: list[StoredDocument] | None = None) -> None:
+        """Show ``rows`` (by default the stored documents, filtered and sorted as the user chose)."""
+        if rows is None:
+            stored = list(self._stored.values())
+            self._refresh_type_filter(stored)
+            rows = visible(stored, self.list_view)
+        if not self.documents.update_rows(rows):  # the same rows in the same order: redraw only those changed
+            self.documents.set_rows(rows)
         column = self.documents.SORTS.index(self.list_view.sort)
-        self.document_table.horizontalHeader().setSortIndicator(
-            column, Qt.SortOrder.DescendingOrder if self.list_view.descending else Qt.SortOrder.AscendingOrder)
-        counts = self.repo.counts()
-        self.counts_label.setText(f"{counts['documents']} documents, {counts['reviewed']} reviewed, "
-                                  f"{counts['entities']} entities")
+        order = Qt.SortOrder.DescendingOrder if self.list_view.descending else Qt.SortOrder.AscendingOrder
+        header = self.document_table.horizontalHeader()
+        if (header.sortIndicatorSection(), header.sortIndicatorOrder()) != (column, order):
+            header.setSortIndicator(column, order)
+        if self.filter.text().strip():
+            counts = self.repo.counts()
+        else:  # the list holds every document: count them there (2,000 take well under a millisecond)
+            stored = self._stored.values()
+            counts = {"documents": len(stored), "reviewed": sum(d.reviewed for d in stored),
+                      "entities": sum(d.entity_count for d in stored)}
+        words = f"{counts['documents']} documents, {counts['reviewed']} reviewed, {counts['entities']} entities"
+        if words != self.counts_label.text():
+            self.counts_label.setText(words)
         row = self.documents.row_of(self.current_id) if self.current_id is not None else None
-        if row is not None:
-            self.document_table.selectionModel().setCurrentIndex(
+        selection = self.document_table.selectionModel()
+        if row is not None and not (selection.currentIndex().row() == row and selection.isRowSelected(row)):
+            selection.setCurrentIndex(
                 self.documents.index(row, 0),
                 QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
 
@@ -443,14 +525,16 @@ class MainWindow(QMainWindow):
         lines = [f"<b>{escape(doc.title)}</b>", f"from {escape(doc.source or 'unknown')}, "
                  f"added {escape(local_time(doc.created))}, model {escape(doc.model_version or '–')}"]
         lines += [f"{escape(str(k))}: {escape(str(v))}" for k, v in list(doc.metadata.items())[:12]]
-        self.details.setText("<br>".join(lines))
+        details = "<br>".join(lines)
+        if details != self.details.text():  # a new text re-lays the window out: an Accept needs none
+            self.details.setText(details)
 
     def _refresh_entities(self) -> None:
         if self.current_id is None:
             return
         doc = self.repo.document(self.current_id)
         ents = self.repo.entities(self.current_id)
-        self.view.set_entities(ents)
+        self.view.set_entities(ents, changed_only=doc.text == self.view.text)
         self.entities.set_rows(doc.text, ents)
 
     def _refresh_undo(self) -> None:
@@ -528,14 +612,14 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(change.description.capitalize(), 3000)
             if change.documents and self.current_id in change.documents:
                 self.show_document(self.current_id)
-                self.refresh_documents()
+                self._refresh_changed(change)
             elif change.document_id != self.current_id and not change.documents:
                 self.current_id = change.document_id
-                self.refresh_documents()
+                self._refresh_changed(change)
                 self.show_document(change.document_id)
             else:
                 self._refresh_entities()
-                self.refresh_documents()
+                self._refresh_changed(change)
             if self.view.selected_id is not None and self.entities.row_of(self.view.selected_id) is None:
                 # the selected entity was replaced (relabel, resize, accept make a new row): follow it
                 self._on_entity_clicked(change.added[0] if len(change.added) == 1 else -1)
@@ -609,18 +693,28 @@ class MainWindow(QMainWindow):
         descending = not self.list_view.descending if sort == self.list_view.sort else sort in ("created", "entities")
         self.list_view = ListView(sort, descending, self.list_view.status, self.list_view.label)
         self.least_confident.setChecked(self.list_view == LEAST_CONFIDENT_FIRST)
-        self.refresh_documents()
+        self._remember_sort()
+        self._show_list()
+
+    def _remember_sort(self) -> None:
+        if not self.repo.read_only:
+            try:
+                self.repo.set_setting("list_sort", f"{self.list_view.sort}:"
+                                      f"{'descending' if self.list_view.descending else 'ascending'}")
+            except StorageError:
+                pass  # the sort is a convenience
 
     def _on_least_confident(self) -> None:
         base = LEAST_CONFIDENT_FIRST if self.least_confident.isChecked() else ListView()
         self.list_view = ListView(base.sort, base.descending, self.list_view.status, self.list_view.label)
-        self.refresh_documents()
+        self._remember_sort()
+        self._show_list()
 
     def _on_list_filter(self, _index: int = 0) -> None:
         status = ("all", "unreviewed", "reviewed")[max(0, self.status_filter.currentIndex())]
         label = self.type_filter.currentText() if self.type_filter.currentIndex() > 0 else None
         self.list_view = ListView(self.list_view.sort, self.list_view.descending, status, label)
-        self.refresh_documents()
+        self._show_list()
 
     def _focus_filter(self) -> None:
         self.filter.setFocus()
@@ -977,6 +1071,7 @@ class MainWindow(QMainWindow):
                 != QMessageBox.StandardButton.Yes:
             event.ignore()
             return
+        self._remember_columns()
         super().closeEvent(event)
 
     def retry_unsaved(self) -> None:

@@ -155,10 +155,27 @@ class EntityTextView(QTextEdit):
         self.selected_id = None
         self.set_entities(entities)
 
-    def set_entities(self, entities: list[StoredEntity]) -> None:
+    def set_entities(self, entities: list[StoredEntity], *, changed_only: bool = False) -> None:
+        """Show ``entities`` on the text shown. ``changed_only``: the same text as before, so only the spans of
+        entities that went or came are repainted (an Accept repaints one word, not the whole note)."""
+        before = set(self._entities)
         self._entities = sorted(entities, key=lambda e: e.start)
         self._starts = [e.start for e in self._entities]
-        self._paint()
+        if not changed_only:
+            self._paint()
+            return
+        after = set(self._entities)
+        cursor = QTextCursor(self.document())
+        cursor.beginEditBlock()
+        for e in before - after:  # back to plain text, then whatever covers it now is painted below
+            cursor.setPosition(self.to_qt(e.start))
+            cursor.setPosition(self.to_qt(e.end), QTextCursor.MoveMode.KeepAnchor)
+            cursor.setCharFormat(QTextCharFormat())
+            self._paint_markers(cursor, e.start, e.end)
+        for e in self._entities:
+            if e not in before or any(e.start < g.end and g.start < e.end for g in before - after):
+                self._paint_entity(cursor, e)
+        cursor.endEditBlock()
 
     def select_entity(self, entity_id: int | None) -> None:
         previous = self.entity_by_id(self.selected_id)
