@@ -68,9 +68,11 @@ def main() -> int:
     parser.add_argument("--formats", nargs="+", default=["doccano", "labelstudio"])
     parser.add_argument("--emoji", action="store_true", help="start the note with an emoji (UTF-16 offsets differ)")
     args = parser.parse_args()
-    rows = [run(n, fmt, emoji=args.emoji) for fmt in args.formats for n in args.sizes]
-    for row in rows:
-        print(json.dumps(row, ensure_ascii=False), flush=True)
+    rows = []
+    for fmt in args.formats:
+        for n in args.sizes:
+            rows.append(run(n, fmt, emoji=args.emoji))
+            print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
     worst = 1.0
     for fmt in args.formats:
         for stage in ("export", "import"):
