@@ -166,3 +166,17 @@ def test_the_sort_and_the_column_widths_are_remembered(qtbot, window, open_windo
     assert [d.id for d in again.documents.rows] == [1, 2, 3, 4]
     assert again.document_table.horizontalHeader().sectionSize(1) == 150
     again.repo.close()
+
+
+def test_ctrl_z_in_the_filter_box_undoes_the_last_edit(qtbot, window):
+    w = active(qtbot, window)
+    keys(qtbot, Qt.Key.Key_F6, Qt.Key.Key_N, Qt.Key.Key_A)  # accept "মাথা ব্যথা"
+    assert [e.status for e in w.repo.entities(4)][0] == "accepted"
+    keys(qtbot, (Qt.Key.Key_F, CTRL))
+    assert focused() is w.filter
+    qtbot.keyClicks(w.filter, "ward")
+    keys(qtbot, (Qt.Key.Key_Z, CTRL))
+    assert [e.status for e in w.repo.entities(4)][0] == "suggested"  # the Accept is undone
+    assert w.filter.text() == "ward"  # and the filter is what was typed
+    keys(qtbot, (Qt.Key.Key_Z, CTRL | SHIFT))
+    assert [e.status for e in w.repo.entities(4)][0] == "accepted"

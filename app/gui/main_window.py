@@ -11,7 +11,7 @@ from functools import partial
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, Qt
+from PySide6.QtCore import QByteArray, QEvent, QItemSelectionModel, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -116,6 +116,17 @@ class MainWindow(QMainWindow):
         self.document_table.setFocus()
         self._show_notices()
 
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        """The filter box lets Undo and Redo through to the window: a line edit would take Ctrl+Z for its own
+        typing and bring back an old filter, where the user meant to undo the last edit."""
+        if watched is self.filter and event.type() == QEvent.Type.ShortcutOverride:
+            pressed = event.keyCombination().toCombined()
+            if any(QKeySequence(k).matches(QKeySequence(pressed)) == QKeySequence.SequenceMatch.ExactMatch
+                   for k in (*keymap.keys_for("undo"), *keymap.keys_for("redo"))):
+                event.ignore()  # not the line edit's: the window's shortcut runs
+                return True
+        return super().eventFilter(watched, event)
+
     def _show_notices(self) -> None:
         """What opening the database changed (a migration, a missing backup): said once, without blocking."""
         if not self.repo.notices:
@@ -129,6 +140,7 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.filter = QLineEdit(placeholderText="Filter documents…")
         self.filter.textChanged.connect(lambda _: self.refresh_documents())
+        self.filter.installEventFilter(self)  # Ctrl+Z there undoes the last edit, as everywhere in the window
         self.documents = DocumentTableModel()
         self.document_table = self._table(self.documents)
         self.document_table.selectionModel().currentRowChanged.connect(self._on_document_row)
