@@ -34,13 +34,19 @@ _FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 _BANGLA = re.compile(r"[\u0980-\u09FF](?:[\u0980-\u09FF\u0964\u0965\u200c\u200d\s\d.,;:!?()/+\-]*"
                      r"[\u0980-\u09FF\u0964\u0965\u200c\u200d])?")
 MASK = "<Bangla text>"
+# quoted text of three words or more, in any script: an error quoting an English note ('Patient has fever...');
+# a type name ('Medicine') or a path without spaces stays readable
+_QUOTED = re.compile(r"""(?<!\w)(?P<q>['"])[^\s'"]+(?:[ \t]+[^\s'"]+){2,}(?P=q)(?!\w)""")
+QUOTED_MASK = "<quoted text>"
 
 log = logging.getLogger(__name__)
 
 
 def mask_text(text: str) -> str:
     """``text`` with Bangla words replaced by a marker and overlong lines cut (what the log may hold)."""
-    lines = _BANGLA.sub(MASK, text).split("\n")
+    # a traceback's source lines (indented four spaces) quote the code, not a note: left readable
+    lines = [line if line.startswith("    ") else _QUOTED.sub(lambda m: m["q"] + QUOTED_MASK + m["q"], line)
+             for line in _BANGLA.sub(MASK, text).split("\n")]
     return "\n".join(line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + " [cut]" for line in lines)
 
 
