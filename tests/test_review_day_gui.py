@@ -180,3 +180,22 @@ def test_ctrl_z_in_the_filter_box_undoes_the_last_edit(qtbot, window):
     assert w.filter.text() == "ward"  # and the filter is what was typed
     keys(qtbot, (Qt.Key.Key_Z, CTRL | SHIFT))
     assert [e.status for e in w.repo.entities(4)][0] == "accepted"
+
+
+def test_about_says_version_model_and_accuracy_in_plain_words_and_renders_the_card(qtbot, window):
+    from app import __version__
+
+    about = next(a for a in window.actions() if a.text() == "About Bangla MedER")
+    about.trigger()
+    dialog = window._help
+    text = dialog.browser.toPlainText()
+    assert __version__ in text and f"Model version: {window.tagger.version}" in text
+    assert "in 10 of the entities it marks are exactly right" in text and "labelled documents" in text
+    assert "**" not in text and "strict micro-F1" not in text  # words for clinicians, not a results table
+    button = dialog.findChild(type(dialog.layout().itemAt(1).widget()), "open_model_card")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    card = dialog.card
+    assert card.isVisible()
+    rendered = card.browser.toPlainText()
+    assert rendered.startswith("Bangla MedER bundled models") and "|---|" not in rendered and "**" not in rendered
+    assert "<table" in card.browser.document().toHtml()
