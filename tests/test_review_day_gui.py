@@ -199,3 +199,23 @@ def test_about_says_version_model_and_accuracy_in_plain_words_and_renders_the_ca
     rendered = card.browser.toPlainText()
     assert rendered.startswith("Bangla MedER bundled models") and "|---|" not in rendered and "**" not in rendered
     assert "<table" in card.browser.document().toHtml()
+
+
+def test_a_double_clicked_last_word_becomes_an_entity_without_the_danda(qtbot, window):
+    from PySide6.QtGui import QTextCursor
+
+    w = active(qtbot, window)
+    cursor = QTextCursor(w.view.document())
+    cursor.setPosition(w.view.to_qt(16))  # inside "জ্বর", the word before "।"
+    point = w.view.cursorRect(cursor).center()
+    qtbot.mouseDClick(w.view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    assert w.view.selection() is not None
+    keys(qtbot, str(w.types.index("Symptom") + 1))
+    assert [(e.start, e.end) for e in w.repo.entities(4) if e.label == "Symptom" and e.source == "human"] == [(14, 18)]
+
+
+def test_finished_background_work_is_let_go(qtbot, window, tmp_path):
+    target = tmp_path / "out.xlsx"
+    window.export_to(target)
+    qtbot.waitUntil(target.exists, timeout=20000)
+    qtbot.waitUntil(lambda: not window._background_ops, timeout=5000)

@@ -70,11 +70,14 @@ def run_in_background(parent: QWidget, fn: Callable, *, title: str | None, on_su
         if dialog is not None:
             dialog.reset()
             dialog.deleteLater()
+        parent._background_ops.discard(op)  # done: the window keeps only what still runs
 
     op.signals.succeeded.connect(lambda r: (finish(), on_success(r)))
     op.signals.failed.connect(lambda m: (finish(), on_failure(m)))
     op.signals.cancelled.connect(lambda: (finish(), on_cancel() if on_cancel else None))
-    parent._background_ops = getattr(parent, "_background_ops", set()) | {op}  # keep signals alive
+    if not hasattr(parent, "_background_ops"):
+        parent._background_ops = set()
+    parent._background_ops.add(op)  # keeps its signals alive while it runs
     op.setAutoDelete(False)
     QThreadPool.globalInstance().start(op)
     return op

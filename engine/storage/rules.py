@@ -7,6 +7,8 @@ functions over the text and its spans, tested without SQLite.
 
 from __future__ import annotations
 
+import unicodedata
+
 from engine.errors import MederError
 from engine.spans import Entity, snap_to_words
 from engine.text import split_words
@@ -27,12 +29,16 @@ def human_row(document_id: int, start: int, end: int, label: str) -> dict:
 
 
 def snap(text: str, start: int, end: int) -> tuple[int, int]:
+    """A person's selection as whole words, without punctuation at its ends (a double-click on the last word
+    of a Bangla sentence selects its "।" too); punctuation alone stays what was selected."""
     if not 0 <= start < end <= len(text):
         raise EditRefused(f"[{start}, {end}) is not a selection inside the document")
     span = snap_to_words(text, start, end)
     if span is None:
         raise EditRefused("the selection contains no word")
-    return span
+    words = [w for w in split_words(text) if span[0] <= w.start and w.end <= span[1]]
+    kept = [w for w in words if not all(unicodedata.category(ch)[0] in "PS" for ch in w.text)]
+    return (kept[0].start, kept[-1].end) if kept else span
 
 
 def check_spans(text: str, entities: list[Entity]) -> None:
