@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import IO
 
 from app import __version__
 from app.paths import active_model
@@ -143,6 +144,7 @@ def _retrain(args: argparse.Namespace) -> int:
     """Model › Retrain without a window: a backup first, then the trainer as a child process of this one (the
     frozen app starts itself with ``--trainer``), its stages printed, its verdict at the end, its exit status."""
     import subprocess
+    import threading
 
     from app.data_dir import database_path
     from app.paths import install_root
@@ -174,8 +176,12 @@ def _retrain(args: argparse.Namespace) -> int:
             db=db, models_dir=db.parent / "models", bundled=args.bundled or install_root() / "model_assets",
             preset=args.preset)
         report, stage = None, ""
-        with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                              encoding="utf-8", errors="replace") as trainer:
+        # stderr piped and passed on: a windowed frozen app would hand the trainer no stream (PyInstaller makes
+        # it DEVNULL), and its error line would be lost
+        with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, encoding="utf-8", errors="replace") as trainer:
+            relay = threading.Thread(target=_pass_on, args=(trainer.stderr, sys.stderr), daemon=True)
+            relay.start()
             try:
                 for line in trainer.stdout:
                     event = decode(line.strip())
@@ -188,6 +194,7 @@ def _retrain(args: argparse.Namespace) -> int:
                 trainer.stdin.write(CANCEL_LINE + "\n")
                 trainer.stdin.flush()
                 trainer.wait()
+            relay.join()
         if report is not None and trainer.returncode == 0:
             print(report.verdict())
         return trainer.returncode
@@ -196,6 +203,13 @@ def _retrain(args: argparse.Namespace) -> int:
         return 2
     finally:
         lock.release()
+
+
+def _pass_on(source: IO[str], target: IO[str] | None) -> None:
+    for line in source:
+        if target is not None:  # a windowed app started without streams has none
+            target.write(line)
+            target.flush()
 
 
 def _backups(args: argparse.Namespace) -> int:

@@ -225,3 +225,11 @@ def test_retrain_without_a_window_waits_for_the_window_to_close(tmp_path):
         lock.release()
     assert result.returncode == 2 and "already running with this data folder" in result.stderr
     assert not (tmp_path / "models").exists()
+
+
+def test_retrain_without_a_window_passes_on_the_trainers_error(tmp_path):
+    make_db(tmp_path / "meder.sqlite3", reviewed=3)
+    result = subprocess.run([sys.executable, "-m", "app", "--data-dir", str(tmp_path), "retrain"], cwd=ROOT,
+                            env=cp1252_pipes(), capture_output=True, timeout=300)
+    assert result.returncode == 2  # ExitCode.REFUSED
+    assert "at least 10 reviewed documents; there are 3" in result.stderr.decode("utf-8")
