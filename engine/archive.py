@@ -268,6 +268,9 @@ def run_partition(job: PartitionJob, *, on_documents: Callable[[int], None] | No
         return done
     tagger = worker_tagger(job.model)
     docs = _documents(job, known_types=tuple(tagger.entity_types))[part.first:part.stop]
+    if len(docs) != part.stop - part.first:  # same bytes, another reader (a newer app version): not this plan's
+        raise ArchiveError(f"{job.path}: now reads as other documents than when the run was planned; start again "
+                           "with a new output folder")
     lines, left_out = [], []
     entities = suggestions = 0
     reported = 0
