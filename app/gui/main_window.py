@@ -231,6 +231,7 @@ class MainWindow(QMainWindow):
         table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.setTabKeyNavigation(False)  # Tab leaves the table (to the next pane) instead of walking its cells
+        table.setWordWrap(False)  # one line a row, shortened as the delegate says (wrapped, a title lost its end)
         table.verticalHeader().hide()
         header = table.horizontalHeader()
         # the short columns are as wide as their widest possible cell (their values are few: dates, statuses,
