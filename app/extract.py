@@ -7,15 +7,22 @@ from pathlib import Path
 
 from engine.errors import ExportError
 from engine.exporting import export_documents
+from engine.formats import registry
+from engine.import_store import read_log
 from engine.importing import import_files
 from engine.spans import Document
 from engine.tagger import Tagger
 
-OUTPUT_SUFFIXES = (".xlsx", ".jsonl", ".json", ".conll", ".zip")
 EXIT_SOME_FILES_FAILED = 3  # the readable files were extracted; the others are listed on stderr
 EXIT_CODES = ("exit status: 0 every file was extracted; 1 no file could be read; 2 bad arguments, model or "
               f"database; {EXIT_SOME_FILES_FAILED} the readable files were extracted and written, the files "
               "listed as 'skipped' were not")
+
+
+def output_help() -> str:
+    """What ``-o`` can write, from the format registry."""
+    return "; ".join(f"{f.export_suffix} {f.title}" for f in registry.writers()
+                     if registry.writer_for(Path(f"x{f.export_suffix}")) is f) + " (default: print)"
 
 
 def _progress(done: int, total: int, message: str) -> None:
@@ -26,20 +33,17 @@ def _progress(done: int, total: int, message: str) -> None:
 
 
 def extract(tagger: Tagger, files: list[Path], out: Path | None, *, text_column: str | None = None) -> int:
-    """Import and tag ``files``; write ``out`` (.xlsx/.jsonl/.conll) or print the entities.
+    """Import and tag ``files``; write ``out`` (any suffix the format registry writes) or print the entities.
 
     Returns an exit status (:data:`EXIT_CODES`): files that cannot be read never stop the others.
     """
-    if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
-        print(f"error: cannot write {out.suffix!r}; use one of {', '.join(OUTPUT_SUFFIXES)}", file=sys.stderr)
+    if out is not None and out.suffix.lower() not in registry.export_suffixes():
+        print(f"error: cannot write {out.suffix!r}; use one of {', '.join(registry.export_suffixes())}",
+              file=sys.stderr)
         return 2
     batch = import_files(files, tagger, text_column=text_column, progress=_progress)
     print(file=sys.stderr)
-    for message in batch.errors:
-        print(f"skipped: {message}", file=sys.stderr)
-    for report in batch.report.files:  # per file, as the window's import summary says it
-        if report.error is None and report.skipped:
-            print(f"left out: {report.line()}", file=sys.stderr)
+    print(read_log(batch).text(), file=sys.stderr)  # the window's import log, word for word
     if not batch.documents:
         print("error: nothing to extract", file=sys.stderr)
         return 1

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from engine.atomic import atomic_path, remove_leftovers
 from engine.errors import ExportError
-from engine.formats import brat, conll, jsonl, labelstudio
+from engine.formats import registry
+from engine.formats.registry import WriteOptions
 from engine.formats.tables import (
     DOCUMENT_COLUMNS,
     NOT_WRITTEN_SHEET,
@@ -33,34 +34,18 @@ if TYPE_CHECKING:
     from engine.storage import Repository
 
 
-# format name -> (suffix, what the user sees); "doccano" and "prodigy" share .jsonl
-FORMATS = {"xlsx": (".xlsx", "Excel workbook"), "doccano": (".jsonl", "doccano JSONL"),
-           "prodigy": (".jsonl", "Prodigy JSONL"), "labelstudio": (".json", "Label Studio JSON"),
-           "conll": (".conll", "CoNLL"), "brat": (".zip", "BRAT standoff (.zip of .txt/.ann pairs)")}
-_BY_SUFFIX = {".xlsx": "xlsx", ".jsonl": "doccano", ".json": "labelstudio", ".conll": "conll", ".zip": "brat"}
-
-
 def format_for(path: Path, fmt: str | None) -> str:
-    """The export format: ``fmt`` if given, else by the file's suffix; ValueError for neither."""
-    if fmt is None:
-        fmt = _BY_SUFFIX.get(path.suffix.lower())
-    if fmt not in FORMATS:
-        choices = ", ".join(sorted({s for s, _ in FORMATS.values()}))
-        raise ValueError(f"cannot export to {path.suffix!r}: choose {choices}")
-    return fmt
+    """The export format's name (the format registry's writers): ``fmt`` if given, else by the file's suffix
+    (``.jsonl``: doccano, the first registered); ValueError for neither."""
+    return registry.writer_for(path, fmt).name
 
 
 def dumps(docs: list[Document], fmt: str, *, model_version: str = "") -> str:
     """The text of a text-format export (all but xlsx and brat)."""
-    if fmt == "doccano":
-        return jsonl.dumps_doccano(docs)
-    if fmt == "prodigy":
-        return jsonl.dumps_prodigy(docs)
-    if fmt == "labelstudio":
-        return labelstudio.dumps(docs, model_version=model_version)
-    if fmt == "conll":
-        return conll.dumps(docs)
-    raise ValueError(f"{fmt!r} is not a text format")
+    dumper = registry.get(fmt).dumps
+    if dumper is None:
+        raise ValueError(f"{fmt!r} is not a text format")
+    return dumper(docs, WriteOptions(model_version=model_version))
 
 
 @dataclass(frozen=True)
@@ -98,22 +83,21 @@ def export_documents(docs: list[Document], path: str | Path, *, fmt: str | None 
 
 def _write_documents(docs: list[Document], partial: Path, fmt: str, *, model_version: str,
                      cancelled: IsCancelled | None) -> list[NotWritten]:
-    if fmt == "xlsx":
-        sheet = [_SheetDocument(n, d.name, d.text, reviewed=d.status == "annotated", model_version=model_version,
-                                metadata=d.metadata,
-                                entities=[_SheetEntity(e.start, e.end, e.label, e.confidence,
-                                                       getattr(e, "assertion", PRESENT),
-                                                       "manual" if d.status == "annotated" else "suggested")
-                                          for e in d.entities])
-                 for n, d in enumerate(docs, start=1)]
-        return _write_xlsx(sheet, partial, cancelled=cancelled)
     check_cancelled(cancelled)
-    if fmt == "brat":
-        with open(partial, "wb") as out:
-            brat.write_zip(out, docs)
-        return []
-    partial.write_text(dumps(docs, fmt, model_version=model_version), encoding="utf-8")
-    return []
+    return registry.get(fmt).export(docs, partial, WriteOptions(model_version=model_version, cancelled=cancelled))
+
+
+def write_xlsx_documents(docs: list[Document], partial: Path, *, model_version: str,
+                         cancelled: IsCancelled | None) -> list[NotWritten]:
+    """The Excel format's writer (registered in :mod:`engine.formats`): documents read from files, numbered."""
+    sheet = [_SheetDocument(n, d.name, d.text, reviewed=d.status == "annotated", model_version=model_version,
+                            metadata=d.metadata,
+                            entities=[_SheetEntity(e.start, e.end, e.label, e.confidence,
+                                                   getattr(e, "assertion", PRESENT),
+                                                   "manual" if d.status == "annotated" else "suggested")
+                                      for e in d.entities])
+             for n, d in enumerate(docs, start=1)]
+    return _write_xlsx(sheet, partial, cancelled=cancelled)
 
 
 @dataclass(frozen=True)
@@ -197,11 +181,11 @@ def _export_errors(path: Path) -> Iterator[None]:
 
 def export(repo: Repository, path: str | Path, *, fmt: str | None = None, reviewed_only: bool | None = None,
            progress: Progress | None = None, cancelled: IsCancelled | None = None) -> ExportSummary:
-    """Export stored documents in ``fmt`` (:data:`FORMATS`; default by suffix); says how many were written and
-    what of them the file could not hold (:class:`ExportSummary`: Excel's limits never stop an export).
+    """Export stored documents in ``fmt`` (a format registry's name; default by suffix); says how many were written
+    and what of them the file could not hold (:class:`ExportSummary`: Excel's limits never stop an export).
 
-    Excel gets every document unless ``reviewed_only``; JSONL and CoNLL are
-    training formats and get reviewed documents only unless told otherwise.
+    Without ``reviewed_only``, the format's own default applies (``Format.reviewed_only``): Excel and Label
+    Studio get every document, the training formats (JSONL, CoNLL, BRAT) reviewed ones only.
     The file is written beside ``path`` under an unpredictable temporary name
     (:func:`engine.atomic.atomic_path`) and renamed over it at the end, so a
     cancelled or failed export never leaves a half-written file (nor damages
@@ -210,8 +194,8 @@ def export(repo: Repository, path: str | Path, *, fmt: str | None = None, review
     """
     path = Path(path)
     fmt = format_for(path, fmt)
-    if reviewed_only is None:  # training formats get reviewed documents; Excel and Label Studio (to review) all
-        reviewed_only = fmt not in ("xlsx", "labelstudio")
+    if reviewed_only is None:
+        reviewed_only = registry.get(fmt).reviewed_only
     _remove_leftovers(path)
     with _export_errors(path), atomic_path(path) as partial:
         summary = _write(repo, fmt, partial, reviewed_only=reviewed_only, progress=progress, cancelled=cancelled)

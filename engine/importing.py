@@ -13,23 +13,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import FormatError, MederError, OperationCancelled
-from engine.formats import detect, load_documents, read_text_file, refused_format
-from engine.formats.tables import TableLayout, table_documents
-from engine.limits import MAX_DOCUMENT_CHARS, MAX_FILE_BYTES
+from engine.formats import MAX_TEXT_BYTES, read_documents
+from engine.formats.registry import Format, ReadOptions, Source, formats, guess, import_suffixes
+from engine.formats.tables import TableLayout
+from engine.limits import MAX_DOCUMENT_CHARS
 from engine.progress import IsCancelled, MessageProgress, check_cancelled, titled
 from engine.spans import Document, Entity, type_name_problem
 from engine.tagger import Tagger
 
-MAX_DOCUMENT_BYTES = 4 * MAX_DOCUMENT_CHARS  # no encoding we read takes more than 4 bytes a character
-TEXT_SUFFIXES = (".txt", ".text", ".md")
-TABLE_SUFFIXES = (".csv", ".xlsx", ".tsv")
-OFFICE_SUFFIXES = (".ods", ".xls", ".odt", ".docx", ".doc")  # refused with how to convert
-ANNOTATED_SUFFIXES = (".json", ".jsonl", ".conll", ".iob", ".bio", ".ann")
-ALL_SUFFIXES = TEXT_SUFFIXES + TABLE_SUFFIXES + ANNOTATED_SUFFIXES
+MAX_DOCUMENT_BYTES = MAX_TEXT_BYTES
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 __all__ = ["MAX_DOCUMENT_CHARS", "FileReport", "ImportBatch", "ImportReport", "PendingDocument", "TableChoice",
-           "check_document", "import_files", "is_annotated_file", "read_file", "storable", "table_columns"]
+           "check_document", "file_format", "import_files", "is_annotated_file", "is_table", "read_file", "storable",
+           "table_columns"]
+
+
+def is_table(path: Path) -> bool:
+    """Whether ``path`` is named like a spreadsheet (the import dialog asks for its sheet and column)."""
+    return any(path.suffix.lower() in f.suffixes for f in formats() if f.table)
 
 
 @dataclass
@@ -116,62 +118,44 @@ def storable(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def read_file(path: Path, *, text_column: str | int | None = None, sheet: str | None = None,
+def read_file(path: Path | Source, *, text_column: str | int | None = None, sheet: str | None = None,
               known_types: Collection[str] = (), notes: list[str] | None = None) -> list[PendingDocument]:
     """Documents of one file, untagged and checked (:func:`check_document`); raises :class:`FormatError`.
 
+    The format is the registry's best guess from the file's name and head (:func:`engine.formats.registry.guess`);
+    the file is read once (a :class:`Source` may be handed in, read already by the spreadsheet dialog).
     File-level notes (examples the file marks rejected, say) are appended to ``notes``.
     """
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise FormatError(path, "no such file")
-    size = path.stat().st_size
-    if size == 0 and suffix != ".ann":  # an empty .ann: a BRAT document without annotations
+    source = path if isinstance(path, Source) else Source(path)
+    path = source.path
+    if source.size == 0 and source.suffix != ".ann":  # an empty .ann: a BRAT document without annotations
         raise FormatError(path, "the file is empty")
-    if suffix in OFFICE_SUFFIXES:
-        kind = "a spreadsheet" if suffix in (".ods", ".xls") else "a word-processor document"
-        target = ".xlsx or .csv" if suffix in (".ods", ".xls") else "plain text (.txt)"
-        raise FormatError(path, f"{suffix} files ({kind}) cannot be read; open it in LibreOffice or Excel and "
-                                f"save it as {target} (File › Save As), then import that file")
-    source, name = storable(str(path)), storable(path.name)
-    if is_annotated_file(path):
-        if size > MAX_FILE_BYTES:
-            raise FormatError(path, f"the file is {size / 1e6:.0f} MB; an annotated file can be at most "
-                                    f"{MAX_FILE_BYTES / 1e6:.0f} MB. Split it into smaller files")
-        docs = [_pending(d, f"{name} #{i + 1}", source)
-                for i, d in enumerate(load_documents(path, known_types=known_types, notes=notes))
-                if d.text.strip() or d.entities]
-    elif suffix in TABLE_SUFFIXES:
-        docs = [PendingDocument(row.title or f"{name} row {row.line}", row.text, source, row.entities or [],
-                                "human" if row.reviewed else "model", row.line, reviewed=row.reviewed,
-                                metadata=row.metadata, needs_tagging=row.entities is None)
-                for row in table_documents(path, text_column, sheet=sheet, notes=notes)]
-    else:
-        if size > MAX_DOCUMENT_BYTES:
-            raise FormatError(path, f"the file is {size / 1e6:.1f} MB; one document can be at most "
-                                    f"{MAX_DOCUMENT_CHARS:,} characters. Split it into smaller files")
-        text = read_text_file(path)
-        if not text.strip():
-            raise FormatError(path, "the file has no text")
-        docs = [PendingDocument(storable(path.stem), text, source, [], "model", needs_tagging=True)]
+    fmt = file_format(source)
+    options = ReadOptions(known_types=known_types, column=text_column, sheet=sheet,
+                          notes=notes if notes is not None else [])
+    origin, name = storable(str(path)), storable(path.name)
+    docs = [_pending(d, f"{name} #{i + 1}", origin)
+            for i, d in enumerate(read_documents(source, fmt, options)) if d.text.strip() or d.entities]
     for doc in docs:
         check_document(doc)
     return docs
 
 
-def is_annotated_file(path: Path) -> bool:
+def file_format(source: Source) -> Format:
+    """The registry's format for ``source``; :class:`FormatError` naming what can be imported when none fits."""
+    fmt = guess(source)
+    if fmt is None:
+        hint = "; unzip it and import the files inside" if source.suffix == ".zip" else ""
+        raise FormatError(source.path, f"cannot import {source.suffix or 'files without a suffix'}{hint}; files "
+                                       f"this app reads end in {', '.join(import_suffixes())}")
+    return fmt
+
+
+def is_annotated_file(path: Path | Source) -> bool:
     """Whether :func:`read_file` reads ``path`` as an annotated file (or refuses it as one), not as text or a table:
-    by its name, or for a ``.txt``/``.tsv`` or an unknown suffix (``eng.testb``) by its content (CoNLL columns).
-    Raises :class:`FormatError`/``OSError`` when such a file cannot be read."""
-    suffix = path.suffix.lower()
-    if suffix in ANNOTATED_SUFFIXES or suffix == ".xmi":
-        return True
-    size = path.stat().st_size
-    # .txt/.tsv and unknown suffixes (corpora's eng.testb, NER-de-dev...) may hold CoNLL columns
-    if (suffix in ALL_SUFFIXES and suffix not in (".txt", ".tsv")) or size > MAX_FILE_BYTES:
-        return False
-    head = read_text_file(path) if size <= MAX_DOCUMENT_BYTES or suffix == ".tsv" else ""
-    return refused_format(head, path) is not None or detect(path, head) is not None
+    by its name, or for a ``.txt``/``.tsv`` or an unknown suffix (``eng.testb``) by its content (CoNLL columns)."""
+    fmt = guess(path if isinstance(path, Source) else Source(path))
+    return fmt is not None and not fmt.table and fmt.name != "text"
 
 
 def _pending(d: Document, default_title: str, source: str) -> PendingDocument:
@@ -228,7 +212,7 @@ def check_document(doc: PendingDocument) -> None:
     doc.title, doc.source = storable(doc.title), storable(doc.source)
 
 
-def table_columns(path: Path, *, preview_rows: int = 200, sheet: str | None = None) -> tuple[list[str], int]:
+def table_columns(path: Path | Source, *, preview_rows: int = 200, sheet: str | None = None) -> tuple[list[str], int]:
     """The header of a .csv/.xlsx and the index of the column that most likely holds the text.
 
     Reads only the first rows; raises nothing but :class:`MederError` (naming the file), so a
@@ -239,7 +223,7 @@ def table_columns(path: Path, *, preview_rows: int = 200, sheet: str | None = No
     return layout.header, layout.text_column
 
 
-def table_layout(path: Path, *, preview_rows: int = 200, sheet: str | None = None) -> TableLayout:
+def table_layout(path: Path | Source, *, preview_rows: int = 200, sheet: str | None = None) -> TableLayout:
     """Sheets, the chosen sheet, its header and the likely text column (see :func:`table_columns`)."""
     from engine.formats.tables import inspect_table
 
@@ -260,14 +244,15 @@ def _unexpected(path: Path, exc: Exception) -> str:
 
 def import_files(paths: Sequence[Path], tagger: Tagger | None, *, text_column: str | None = None,
                  choices: Mapping[Path, TableChoice] | None = None, known_types: Collection[str] | None = None,
-                 progress: MessageProgress | None = None,
+                 sources: Mapping[Path, Source] | None = None, progress: MessageProgress | None = None,
                  cancelled: IsCancelled | None = None) -> ImportBatch:
     """Read every file and tag what needs it; raises nothing but :class:`OperationCancelled`.
 
     A file that cannot be read becomes one message in ``errors`` (naming it, and the line when known)
     and none of its documents are kept: a file is imported whole or not at all. ``batch.report`` says per
     file what came in and what was left out. ``choices`` gives a spreadsheet's sheet and text column
-    (``text_column`` is the one for files it doesn't name). ``known_types`` (default: the tagger's)
+    (``text_column`` is the one for files it doesn't name); ``sources`` hands in files read already (by the
+    spreadsheet dialog), so that none is read twice. ``known_types`` (default: the tagger's)
     maps ``Health_Condition`` in CoNLL and BRAT files back to ``Health Condition``.
     """
     batch = ImportBatch(model_version=tagger.version if tagger else "")
@@ -294,8 +279,8 @@ def import_files(paths: Sequence[Path], tagger: Tagger | None, *, text_column: s
         choice = (choices or {}).get(path, TableChoice(text_column))
         file_notes: list[str] = []
         try:
-            docs = read_file(path, text_column=choice.column, sheet=choice.sheet, known_types=known_types,
-                             notes=file_notes)
+            docs = read_file((sources or {}).get(path, path), text_column=choice.column, sheet=choice.sheet,
+                             known_types=known_types, notes=file_notes)
         except OperationCancelled:
             raise
         except (MederError, OSError, UnicodeError) as exc:

@@ -209,7 +209,7 @@ def test_types_from_another_tools_file_get_their_own_colours_and_a_legend_entry(
     conll = tmp_path / "news.conll"
     conll.write_text("EU\tB-ORG\nrejects\tO\nPeter\tB-PER\nBlackburn\tI-PER\n", encoding="utf-8")
     window.import_files([conll])
-    qtbot.waitUntil(lambda: window.repo.counts()["documents"] == 1, timeout=20000)
+    qtbot.waitUntil(lambda: window.legend.findChild(QLabel, "legend_other_ORG") is not None, timeout=20000)
     known = type_colors(window.types)
     assert {color_for(t, known) for t in ("ORG", "PER")}.isdisjoint(known.values())  # never a clinical type's colour
     assert window.legend.findChild(QLabel, "legend_other_ORG") is not None

@@ -85,7 +85,7 @@ def test_each_spreadsheet_gets_its_own_sheet_and_column(qtbot, window, spreadshe
     dialog.findChild(QPushButton, "import_choices_ok").click()
 
     qtbot.waitUntil(lambda: bool(warnings), timeout=30000)
-    assert "1 file(s) could not be read" in warnings[0] and f"• {damaged}: not a readable .xlsx" in warnings[0]
+    assert "1 file(s) could not be read" in warnings[0] and f"skipped: {damaged}: not a readable .xlsx" in warnings[0]
     docs = {d.text: d for d in window.repo.documents()}
     assert set(docs) == {*FOLLOW_UP, *(text for _, text in HEADERLESS)}  # the chosen sheet, no note lost to a header
     assert docs[FOLLOW_UP[1]].metadata["patient"] == "P-2"
@@ -174,7 +174,9 @@ def test_reimporting_reviewed_tasks_updates_the_stored_documents_undoably(open_w
     seen: list[str] = []
     click_when_asked("reimport_update", seen)
     window.import_files([tasks])
-    qtbot.waitUntil(lambda: labels(repo, TEXT_A) == ["Health Condition"], timeout=30000)
+    # stored in the background, then the log is shown
+    qtbot.waitUntil(lambda: "updated from the file" in window.statusBar().currentMessage(), timeout=30000)
+    assert labels(repo, TEXT_A) == ["Health Condition"]
     assert seen == ["2 imported document(s) with annotations have the same text as stored documents."]
     assert repo.counts()["documents"] == 2  # updated, not added
     assert repo.document(a).metadata == {"ward": "5"}
@@ -191,8 +193,8 @@ def test_reimporting_reviewed_tasks_updates_the_stored_documents_undoably(open_w
 
     click_when_asked("reimport_add", seen)
     window.import_files([tasks])
-    qtbot.waitUntil(lambda: repo.counts()["documents"] == 4, timeout=30000)
-    assert len(seen) == 2
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Imported 2 document(s)"), timeout=30000)
+    assert len(seen) == 2 and repo.counts()["documents"] == 4
     assert sorted(label for d in repo.documents() if d.text == TEXT_A for label in labels_of(repo, d.id)) == [
         "Health Condition", "Symptom"]
     repo.close()
@@ -230,7 +232,7 @@ def test_an_update_the_database_refuses_is_kept_for_retry(open_window, qtbot, tm
     qtbot.waitUntil(lambda: bool(warnings), timeout=30000)
     lock.execute("ROLLBACK")
     lock.close()
-    assert "The update of 2 document(s) from the imported file was not saved: the database is busy" in warnings[0]
+    assert "The import of 2 document(s) was not saved: the database is busy" in warnings[0]
     assert window.retry_action.isVisible() and window.retry_action.text() == "Retry saving 2 document(s)"
     assert labels(window.repo, TEXT_A) == ["Symptom"]
     window.retry_action.trigger()  # the user's choice is kept: no second question

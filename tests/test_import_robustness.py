@@ -342,8 +342,8 @@ def test_window_imports_a_batch_with_a_damaged_table_and_lists_the_errors(open_w
     titles = sorted(d.title for d in repo.documents())
     assert titles == sorted(["good-first", "good-last.jsonl #1", "notes.csv row 2", "notes.csv row 3"])
     assert "2 file(s) could not be read" in warnings[0]
-    assert "• " + str(damaged) + ": not a readable .xlsx workbook" in warnings[0]
-    assert "• " + str(deep) + ": the JSON is nested more than" in warnings[0]
+    assert "skipped: " + str(damaged) + ": not a readable .xlsx workbook" in warnings[0]
+    assert "skipped: " + str(deep) + ": the JSON is nested more than" in warnings[0]
     window.import_files([damaged, table])  # the damaged file is only listed: no choice to make for it
     assert answer_choices()[1] == (["id", "note"], 1)
     qtbot.waitUntil(lambda: len(warnings) == 2, timeout=30000)

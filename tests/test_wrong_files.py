@@ -226,3 +226,30 @@ def test_label_studio_csv_label_column_is_read(tmp_path):
     docs = read_file(tmp_path / "project.csv")
     assert [(d.text, d.origin, d.reviewed, d.needs_tagging, spans(d)) for d in docs] == [
         ("জ্বর আছে", "human", True, False, [("জ্বর", "Symptom")]), ("কাশি নেই", "model", False, True, [])]
+
+
+# 6. a CoNLL corpus with one unusual tag, and annotated files under names no format claims
+def test_conll_corpus_with_one_unusual_tag_is_refused_naming_the_line_not_read_as_a_note(tmp_path):
+    lines = [f"word{i}\t{'B-PER' if i % 3 == 0 else 'O'}" for i in range(40)]
+    lines[25] = "Dhaka\tB_LOC"  # one tag in another scheme
+    for name in ("corpus.txt", "NER-bn-dev"):
+        batch = import_files([write(tmp_path, name, "\n".join(lines) + "\n")], None)
+        assert batch.documents == [] and f"{name}:26: not an IOB2 tag: 'B_LOC'" in batch.errors[0]
+
+
+def test_json_and_conll_under_an_unknown_suffix_are_read_as_what_they_hold(tmp_path):
+    studio = write(tmp_path, "export.data", json.dumps([{"data": {"text": "জ্বর আছে"}, "annotations": [{"result": [
+        {"type": "labels", "value": {"start": 0, "end": 4, "labels": ["Symptom"]}}]}]}], ensure_ascii=False))
+    doccano = write(tmp_path, "labels.out", json.dumps({"text": "কাশি আছে", "label": [[0, 4, "Symptom"]]},
+                                                      ensure_ascii=False) + "\n")
+    healthner = write(tmp_path, "train.dat", json.dumps([{"text": "নাপা দিন", "labels": ["B-Medicine", "O"]}],
+                                                        ensure_ascii=False))
+    conll = write(tmp_path, "eng.testb", "নাপা\tB-Medicine\nদিন\tO\n")
+    batch = import_files([studio, doccano, healthner, conll], None)
+    assert batch.errors == []
+    assert [(d.text, d.origin, spans(d)) for d in batch.documents] == [
+        ("জ্বর আছে", "human", [("জ্বর", "Symptom")]), ("কাশি আছে", "human", [("কাশি", "Symptom")]),
+        ("নাপা দিন", "human", [("নাপা", "Medicine")]), ("নাপা দিন", "human", [("নাপা", "Medicine")])]
+    note = write(tmp_path, "note.data", "[রোগী] জ্বর আছে, {কাশি}\n")  # brackets in a note: still a note
+    [plain] = import_files([note], None).documents
+    assert plain.needs_tagging and plain.text.startswith("[রোগী]")

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.background import run_in_background
+from engine.formats.registry import Source
 from engine.formats.tables import TableLayout
 from engine.importing import TableChoice, table_layout
 
@@ -63,10 +64,13 @@ class ImportChoicesDialog(QDialog):
 
     ``layouts`` maps each file to its layout (the reader's choice of sheet and column preselected) or to why
     it cannot be read; such a file is listed, and the import reports it. OK imports with :meth:`choices`.
+    ``sources`` holds the files as read for ``layouts``: another sheet is looked at without reading a file again.
     """
 
-    def __init__(self, parent: QWidget | None, layouts: dict[Path, TableLayout | str]) -> None:
+    def __init__(self, parent: QWidget | None, layouts: dict[Path, TableLayout | str], *,
+                 sources: dict[Path, Source] | None = None) -> None:
         super().__init__(parent)
+        self.sources = sources or {}
         self.setObjectName("import_choices")
         self.setWindowTitle("Import spreadsheets")
         self.rows: list[FileRow] = []
@@ -190,7 +194,8 @@ class ImportChoicesDialog(QDialog):
         row.column_combo.setEnabled(False)
         row.preview.setText("reading the sheet…")
         self._update_ok()  # no import with a column list that belongs to another sheet
-        run_in_background(self, lambda progress, cancelled: table_layout(row.path, sheet=sheet), title=None,
+        source = self.sources.get(row.path, row.path)
+        run_in_background(self, lambda progress, cancelled: table_layout(source, sheet=sheet), title=None,
                           on_success=partial(self._on_sheet_read, row, sheet),
                           on_failure=lambda message: self._on_sheet_read(row, sheet, without_path(message, row.path)))
 

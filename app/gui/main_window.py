@@ -6,7 +6,6 @@ Widgets hold no domain state: every edit goes to the :class:`Repository`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import partial
 from html import escape
 from pathlib import Path
@@ -42,15 +41,18 @@ from app.gui.table_models import DocumentTableModel, EntityTableModel, TitleDele
 from app.gui.text_view import EntityTextView
 from engine.errors import MederError, StorageError
 from engine.exporting import export
+from engine.formats import registry as file_formats
+from engine.formats.registry import Source
 from engine.formats.tables import TableLayout
+from engine.import_store import ImportLog, OnExisting, store_import, stored_matches
 from engine.importing import (
-    ALL_SUFFIXES,
     MAX_DOCUMENT_CHARS,
-    TABLE_SUFFIXES,
+    ImportBatch,
     PendingDocument,
     TableChoice,
     import_files,
     is_annotated_file,
+    is_table,
     table_layout,
 )
 from engine.model_registry import ModelRegistry
@@ -59,23 +61,9 @@ from engine.review import LEAST_CONFIDENT_FIRST, ListView, keeps_place, neighbou
 from engine.storage import Change, NewDocument, Repository, StoredDocument
 from engine.tagger import Tagger
 
-MAX_ERRORS_SHOWN = 30  # files listed in the import report; the rest are counted
 # The pane with the keyboard focus is framed in the highlight colour (the same width either way: nothing moves).
 FOCUS_FRAME = ("PANE { border: 2px solid palette(midlight); } "
                "PANE:focus { border: 2px solid palette(highlight); }")
-
-
-@dataclass
-class SavedImport:
-    """What storing a batch did: the new documents, those updated from the file, the texts skipped as stored."""
-
-    ids: list[int] = field(default_factory=list)
-    duplicates: int = 0  # un-annotated texts already stored: skipped
-    updated: int = 0  # stored documents given the file's annotations (one undo step)
-    unchanged: int = 0  # stored documents that already were as the file has them
-    stored_twice: int = 0  # matching texts stored more than once (the most recent document was updated)
-    update_change: Change | None = None
-    cancelled: bool = False  # the user chose Cancel: nothing was stored
 
 
 class MainWindow(QMainWindow):
@@ -93,7 +81,7 @@ class MainWindow(QMainWindow):
         self._stored: dict[int, StoredDocument] = {}  # the documents the search matches, as last read
         # tagged documents the database refused (full disk, locked...): kept for File › Retry saving, with their
         # model version and whether annotated ones update the stored documents of the same text (None: ask)
-        self.unsaved: list[tuple[list[PendingDocument], str, bool | None]] = []
+        self.unsaved: list[tuple[list[PendingDocument], str, OnExisting | None]] = []
         self.import_choices_dialog: ImportChoicesDialog | None = None
         self.setWindowTitle("Bangla MedER")
         self.resize(1280, 760)
@@ -298,12 +286,9 @@ class MainWindow(QMainWindow):
         self.retry_action = self._action(file, "Retry saving", self.retry_unsaved)
         self.retry_action.setVisible(False)
         file.addSeparator()
-        self._action(file, "Export to Excel…", partial(self.export_dialog, ".xlsx"), key="export_xlsx")
-        self._action(file, "Export reviewed as JSONL…", partial(self.export_dialog, ".jsonl"))
-        self._action(file, "Export reviewed as CoNLL…", partial(self.export_dialog, ".conll"))
-        self._action(file, "Export reviewed as Prodigy JSONL…", partial(self.export_dialog, ".jsonl", "prodigy"))
-        self._action(file, "Export to Label Studio…", partial(self.export_dialog, ".json", "labelstudio"))
-        self._action(file, "Export reviewed as BRAT (.zip)…", partial(self.export_dialog, ".zip", "brat"))
+        for fmt in file_formats.writers():  # one entry per format the registry can write
+            self._action(file, fmt.menu or f"Export {fmt.title}…", partial(self.export_dialog, fmt.name),
+                         key=fmt.menu_key)
         file.addSeparator()
         self._action(file, "Rename document…", self.rename_document, key="rename_document")
         self._action(file, "Delete document", self.delete_document, key="delete_document")
@@ -899,7 +884,7 @@ class MainWindow(QMainWindow):
                               "Tagging cancelled; the pasted text was not added", 8000))
 
     def import_dialog(self) -> None:
-        patterns = " ".join(f"*{s}" for s in ALL_SUFFIXES)
+        patterns = " ".join(f"*{s}" for s in file_formats.import_suffixes())
         files, _ = QFileDialog.getOpenFileNames(self, "Import documents", "", f"Documents ({patterns});;All files (*)")
         if files:
             self.import_files([Path(f) for f in files])
@@ -909,10 +894,12 @@ class MainWindow(QMainWindow):
 
         ``text_column`` names the column of every spreadsheet and asks nothing.
         """
-        tables = [f for f in files if f.suffix.lower() in TABLE_SUFFIXES]
+        tables = [f for f in files if is_table(f)]
         if not tables or text_column is not None:
             self._start_import(files, text_column)
             return
+
+        sources: dict[Path, Source] = {}  # each file read once: for the dialog, then for the import
 
         def read_layouts(progress, cancelled) -> dict[Path, TableLayout | str]:
             # off the UI thread, where a damaged file is a line in the dialog, not a crash or a frozen window
@@ -921,78 +908,76 @@ class MainWindow(QMainWindow):
                 check_cancelled(cancelled)
                 progress(n, len(tables), f"reading {path.name}")
                 try:
-                    if not is_annotated_file(path):  # CoNLL columns in a .tsv are no table to choose from
-                        layouts[path] = table_layout(path)
+                    sources[path] = Source(path)
+                    if not is_annotated_file(sources[path]):  # CoNLL columns in a .tsv are no table to choose from
+                        layouts[path] = table_layout(sources[path])
                 except (MederError, OSError) as exc:
                     layouts[path] = without_path(str(exc), path)
             return layouts
 
         run_in_background(self, read_layouts, title=f"Reading {len(tables)} spreadsheet(s)",
-                          on_success=partial(self._ask_choices, files),
+                          on_success=partial(self._ask_choices, files, sources=sources),
                           on_failure=lambda m: QMessageBox.warning(self, "Import failed", f"Nothing was imported.\n\n{m}"),
                           on_cancel=lambda: self.statusBar().showMessage("Import cancelled; nothing was stored", 5000))
 
-    def _ask_choices(self, files: list[Path], layouts: dict[Path, TableLayout | str]) -> None:
+    def _ask_choices(self, files: list[Path], layouts: dict[Path, TableLayout | str], *,
+                     sources: dict[Path, Source]) -> None:
         """One row per spreadsheet: its sheet and text column. Nothing to choose (none readable): import at once."""
         if not any(isinstance(layout, TableLayout) for layout in layouts.values()):
-            self._start_import(files, None)  # the batch reports the files that cannot be read
+            self._start_import(files, None, sources=sources)  # the batch reports the files that cannot be read
             return
-        dialog = ImportChoicesDialog(self, layouts)
+        dialog = ImportChoicesDialog(self, layouts, sources=sources)
         self.import_choices_dialog = dialog  # kept: tests and the window find the open dialog here
-        dialog.accepted.connect(lambda: self._start_import(files, None, choices=dialog.choices()))
+        dialog.accepted.connect(lambda: self._start_import(files, None, choices=dialog.choices(), sources=sources))
         dialog.rejected.connect(lambda: self.statusBar().showMessage(
             f"Import cancelled; none of the {len(files)} file(s) was imported", 5000))
         dialog.open()
 
     def _start_import(self, files: list[Path], text_column: str | None, *,
-                      choices: dict[Path, TableChoice] | None = None) -> None:
+                      choices: dict[Path, TableChoice] | None = None, sources: dict[Path, Source] | None = None) -> None:
         tagger = self.tagger
         run_in_background(
             self, lambda progress, cancelled: import_files(files, tagger, text_column=text_column, choices=choices,
-                                                           progress=progress, cancelled=cancelled),
+                                                           sources=sources, progress=progress, cancelled=cancelled),
             title=f"Importing {len(files)} file(s)", on_success=self._on_imported,
             on_failure=lambda m: QMessageBox.warning(self, "Import failed", f"Nothing was imported.\n\n{m}"),
             on_cancel=lambda: self.statusBar().showMessage("Import cancelled; nothing was stored", 5000))
 
-    def _on_imported(self, batch) -> None:
-        stored = self._store(batch.documents, model_version=batch.model_version)
-        if stored.cancelled:
-            return
-        report = batch.report
-        head = report.summary().split("\n\n")[0]
-        if stored.duplicates or stored.updated or stored.unchanged:  # "Imported 8" alone would hide what happened
-            head = head.replace("Imported ", "Read ", 1)
-            head += f"\n{len(stored.ids)} added as new document(s)."
-        if stored.duplicates:
-            head += f"\n{stored.duplicates} document(s) were already stored and were skipped."
-        if stored.updated:
-            head += f"\n{stored.updated} document(s) updated from the file (Edit › Undo reverts)."
-        if stored.unchanged:
-            head += f"\n{stored.unchanged} document(s) were already stored as the file has them."
-        if stored.stored_twice:
-            head += (f"\n{stored.stored_twice} of the matching texts are stored more than once; the most recent "
-                     "document was updated.")
-        if batch.errors or report.skipped or stored.stored_twice:  # never a silent partial import: say it per file
-            text = head
-            if batch.errors:
-                shown = batch.errors[:MAX_ERRORS_SHOWN]
-                more = len(batch.errors) - len(shown)
-                text += (f"\n\n{len(batch.errors)} file(s) could not be read; nothing from them was imported:\n\n"
-                         + "\n".join(f"• {m}" for m in shown) + (f"\n… and {more} more" if more else ""))
-            left_out = [f.line() for f in report.files if f.error is None and f.skipped]
-            if left_out:
-                text += "\n\nLeft out of imported files:\n\n" + "\n".join(left_out[:MAX_ERRORS_SHOWN])
-            QMessageBox.warning(self, "Import summary", text)
-        else:
-            self.statusBar().showMessage(head.replace("\n", " "), 10000)
-            if stored.updated or stored.duplicates:  # too long for the status bar, and worth reading: say it in a box
-                box = QMessageBox(QMessageBox.Icon.Information, "Import summary", head, parent=self)
-                box.setObjectName("import_summary")
-                box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-                box.open()  # not modal: the user can go on working
+    def _on_imported(self, batch: ImportBatch) -> None:
+        """Ask first (annotated documents already stored: update them, or add as new?), then store in the background."""
+        on_existing: OnExisting | None = "update"
+        try:
+            matches = stored_matches(self.repo, batch)
+        except StorageError:
+            matches = 0  # storing says what is wrong, and keeps the documents for a retry
+        if matches:
+            on_existing = self._ask_update(matches)
+            if on_existing is None:
+                self.statusBar().showMessage(f"Import cancelled; none of the {len(batch.documents)} document(s) was "
+                                             "stored", 8000)
+                return
+        run_in_background(
+            self, lambda progress, cancelled: store_import(self.repo, batch, on_existing=on_existing,
+                                                           cancelled=cancelled),
+            title=f"Storing {len(batch.documents)} documents" if len(batch.documents) > 1000 else None,
+            on_success=self._on_stored,
+            on_failure=lambda m: self._keep_unsaved(batch.documents, batch.model_version, on_existing, m),
+            on_cancel=lambda: self.statusBar().showMessage("Import cancelled; nothing was stored", 5000))
 
-    def _ask_update(self, count: int) -> bool | None:
-        """Annotated documents whose text is stored: update those (True), add them as new (False), or cancel (None)."""
+    def _on_stored(self, log: ImportLog) -> None:
+        self._show_stored(log.added, log.change)
+        if not log.complete:  # never a silent partial import: say it per file
+            QMessageBox.warning(self, "Import summary", log.text())
+            return
+        self.statusBar().showMessage(log.head().replace("\n", " "), 10000)
+        if log.updated or log.duplicates:  # too long for the status bar, and worth reading: say it in a box
+            box = QMessageBox(QMessageBox.Icon.Information, "Import summary", log.head(), parent=self)
+            box.setObjectName("import_summary")
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()  # not modal: the user can go on working
+
+    def _ask_update(self, count: int) -> OnExisting | None:
+        """Annotated documents whose text is stored: update those, add them as new, or cancel (None)."""
         box = QMessageBox(QMessageBox.Icon.Question, "Documents already stored",
                           f"{count} imported document(s) with annotations have the same text as stored documents.",
                           parent=self)
@@ -1008,72 +993,41 @@ class MainWindow(QMainWindow):
         box.setDefaultButton(update)
         box.setEscapeButton(cancel)
         box.exec()
-        return {update: True, add: False}.get(box.clickedButton())
+        return {update: "update", add: "add"}.get(box.clickedButton())
 
-    def _store(self, pending: list[PendingDocument], model_version: str | None = None, *,
-               update: bool | None = None) -> SavedImport:
-        """Store tagged or imported documents; returns what was stored, updated and skipped as already stored.
-
-        Annotated documents whose text is already stored update those documents (one undo step) or are added
-        as new ones: ``update`` says which, None asks. If the database refuses them, the user is told and the
-        documents are kept (File › Retry saving) instead of being dropped after all the tagging work.
-        """
+    def _store(self, pending: list[PendingDocument], model_version: str | None = None) -> list[int]:
+        """Store pasted, tagged text; returns the new ids. If the database refuses it, the user is told and the
+        documents are kept (File › Retry saving) instead of being dropped after all the tagging work."""
         version = model_version if model_version is not None else (self.tagger.version if self.tagger else "")
-        saved = SavedImport()
-        remaining = list(pending)
         try:
-            annotated = [d for d in pending if d.origin == "human"]
-            found = self.repo.documents_with_texts(d.text for d in annotated) if annotated else {}
-            matched: dict[str, PendingDocument] = {}
-            for doc in annotated:  # a text twice in the file: the first updates, the second comes in new
-                if doc.text in found:
-                    matched.setdefault(doc.text, doc)
-            if matched and update is None:
-                update = self._ask_update(len(matched))
-                if update is None:
-                    self.statusBar().showMessage(f"Import cancelled; none of the {len(pending)} document(s) was "
-                                                 "stored", 8000)
-                    return SavedImport(cancelled=True)
-            if matched and update:
-                change = self.repo.update_from_import({
-                    found[text][0]: NewDocument(d.title, d.text, d.source, d.entities, metadata=d.metadata,
-                                                reviewed=d.reviewed) for text, d in matched.items()})
-                saved.updated = len(change.documents) if change is not None else 0
-                saved.unchanged = len(matched) - saved.updated
-                saved.stored_twice = sum(len(found[text]) > 1 for text in matched)
-                saved.update_change = change
-                taken = {id(d) for d in matched.values()}
-                remaining = [d for d in remaining if id(d) not in taken]
-                update = False  # what is left is new: a retry must not match it again
-            for origin in ("model", "human"):
-                items = [NewDocument(d.title, d.text, d.source, d.entities, metadata=d.metadata, reviewed=d.reviewed)
-                         for d in remaining if d.origin == origin]
-                if items:
-                    # imported texts already stored (un-annotated) are skipped and counted; a paste is always kept
-                    stored = self.repo.store_batch(items, origin=origin,
-                                                   model_version=version if origin == "model" else "",
-                                                   skip_duplicates=any(d.source != "clipboard" for d in remaining))
-                    saved.ids += stored.ids
-                    saved.duplicates += stored.duplicates
-                    remaining = [d for d in remaining if d.origin != origin]
+            ids = self.repo.store_batch([NewDocument(d.title, d.text, d.source, d.entities, metadata=d.metadata)
+                                         for d in pending], origin="model", model_version=version,
+                                        skip_duplicates=False).ids  # a paste is always kept
         except StorageError as exc:
-            self.unsaved.append((remaining, version, update))
-            self._update_retry()
-            QMessageBox.warning(self, "Documents not saved",
-                                f"{exc}\n\n{len(remaining)} document(s) were not saved. They are kept until you "
-                                f"quit: File › {self.retry_action.text()} stores them once the problem is solved.")
-        if saved.ids:
-            self.current_id = max(saved.ids)
-        elif saved.update_change is not None and self.current_id not in saved.update_change.documents:
-            self.current_id = saved.update_change.document_id
-        if saved.ids or saved.update_change is not None:
-            self.refresh_documents()
-            self.show_document(self.current_id)  # also shows the updated entities and Undo's new text
-        if saved.ids or saved.duplicates or saved.updated:
-            skipped = f"; {saved.duplicates} already stored, skipped" if saved.duplicates else ""
-            updated = f"; {saved.updated} updated (Edit › Undo reverts)" if saved.updated else ""
-            self.statusBar().showMessage(f"Added {len(saved.ids)} document(s){updated}{skipped}", 8000)
-        return saved
+            self._keep_unsaved(pending, version, None, str(exc))
+            return []
+        self._show_stored(ids, None)
+        self.statusBar().showMessage(f"Added {len(ids)} document(s)", 8000)
+        return ids
+
+    def _show_stored(self, ids: list[int], change: Change | None) -> None:
+        """Show what was stored: the newest new document, else the one an update touched."""
+        if ids:
+            self.current_id = max(ids)
+        elif change is not None and self.current_id not in change.documents:
+            self.current_id = change.document_id
+        if ids or change is not None:
+            self._reload_after_failure()  # the list and the document (its updated entities, Undo's new text)
+
+    def _keep_unsaved(self, docs: list[PendingDocument], version: str, on_existing: OnExisting | None,
+                      message: str) -> None:
+        """Documents the database refused: kept in memory for File › Retry saving (``on_existing``: an import's
+        answer to the re-import question, None for a paste)."""
+        self.unsaved.append((docs, version, on_existing))
+        self._update_retry()
+        QMessageBox.warning(self, "Documents not saved",
+                            f"{message}\n\n{len(docs)} document(s) were not saved. They are kept until you "
+                            f"quit: File › {self.retry_action.text()} stores them once the problem is solved.")
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         count = self._unsaved_count()
@@ -1089,11 +1043,21 @@ class MainWindow(QMainWindow):
 
     def retry_unsaved(self) -> None:
         batches, self.unsaved = self.unsaved, []
-        saved = [self._store(docs, model_version=version, update=update) for docs, version, update in batches]
+        saved = 0
+        for docs, version, on_existing in batches:
+            if on_existing is None:
+                saved += len(self._store(docs, model_version=version))
+                continue
+            try:
+                log = store_import(self.repo, ImportBatch(docs, model_version=version), on_existing=on_existing)
+            except StorageError as exc:
+                self._keep_unsaved(docs, version, on_existing, str(exc))
+                continue
+            self._show_stored(log.added, log.change)
+            saved += len(log.added) + log.updated
         self._update_retry()
         if not self.unsaved:
-            self.statusBar().showMessage(f"Saved {sum(len(s.ids) + s.updated for s in saved)} document(s) that had "
-                                         "not been saved", 5000)
+            self.statusBar().showMessage(f"Saved {saved} document(s) that had not been saved", 5000)
 
     def _unsaved_count(self) -> int:
         return sum(len(docs) for docs, _, _ in self.unsaved)
@@ -1110,13 +1074,13 @@ class MainWindow(QMainWindow):
         except StorageError as exc:  # the database cannot even be read now
             self.statusBar().showMessage(str(exc), 10000)
 
-    def export_dialog(self, suffix: str, fmt: str | None = None) -> None:
-        from engine.exporting import FORMATS, format_for
-
-        name = FORMATS[format_for(Path(f"x{suffix}"), fmt)][1]
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {name}", f"entities{suffix}", f"{name} (*{suffix})")
+    def export_dialog(self, name: str) -> None:
+        fmt = file_formats.get(name)
+        suffix = fmt.export_suffix
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt.title}", f"entities{suffix}",
+                                              f"{fmt.title} (*{suffix})")
         if path:
-            self.export_to(Path(path).with_suffix(suffix), fmt)
+            self.export_to(Path(path).with_suffix(suffix), fmt.name)
 
     def export_to(self, path: Path, fmt: str | None = None) -> None:
         """Write the export in the background; the file appears only once it is complete."""

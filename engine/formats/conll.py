@@ -66,6 +66,24 @@ def looks_like_conll(text: str, *, lines: int = 200) -> bool:
     return seen > 0 and (tabbed or (seen >= 2 and len(widths) == 1))
 
 
+def looks_mostly_like_conll(text: str, *, lines: int = 200) -> bool:
+    """Token/tag columns on at least 9 in 10 of the first (ten or more) content lines, split alike: a corpus with
+    a tag the reader does not know (``B_PER``), which must be refused naming that line, not read as one note."""
+    seen = tagged = 0
+    widths: dict[int, int] = {}
+    for raw in text.lstrip("\ufeff").splitlines()[: lines * 3]:
+        line = raw.strip()
+        if not line or line.startswith("-DOCSTART-") or line.startswith("#"):
+            continue
+        cols = _columns(raw)
+        seen += 1
+        widths[len(cols)] = widths.get(len(cols), 0) + 1
+        tagged += len(cols) >= 2 and _is_tag(cols[-1])
+        if seen >= lines:
+            break
+    return seen >= 10 and tagged * 10 >= seen * 9 and max(widths.values()) * 10 >= seen * 9
+
+
 def parse(text: str, path: str | Path, *, known_types: Collection[str] = ()) -> list[Document]:
     """Documents of a CoNLL file; ``known_types`` lets ``B-Health_Condition`` mean ``Health Condition``."""
     known = {t.replace(" ", "_"): t for t in known_types if " " in t}

@@ -15,14 +15,15 @@ import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from engine.errors import FormatError, OperationCancelled
-from engine.formats import read_text_file
+from engine.formats.registry import ReadOptions, Source
 from engine.limits import MAX_DOCUMENT_CHARS, MAX_FILE_BYTES
-from engine.spans import ASSERTIONS, PRESENT, Entity, type_name_problem
+from engine.spans import ASSERTIONS, PRESENT, Document, Entity, type_name_problem
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXCEL_CELL_LIMIT = 32767
@@ -68,20 +69,24 @@ class TableRow:
     reviewed: bool = False  # entities a person made or checked (our export's reviewed documents, Label Studio's)
 
 
-def read_table(path: str | Path, *, max_rows: int | None = None,
+def read_table(path: str | Path | Source, *, max_rows: int | None = None,
                sheet: str | None = None) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a sheet of a .xlsx (see :func:`inspect_table` for the choice), or of a .csv.
 
     ``max_rows`` stops after that many rows below the header (enough to pick the text column).
     """
-    layout, numbered = _read(Path(path), max_rows, sheet)
+    layout, numbered = _read(_source(path), max_rows, sheet)
     return layout.header, [row for _, row in numbered]
 
 
-def _check_size(path: Path) -> None:
-    size = path.stat().st_size
+def _source(path: str | Path | Source) -> Source:
+    return path if isinstance(path, Source) else Source(path)
+
+
+def _check_size(source: Source) -> None:
+    size = source.size
     if size > MAX_FILE_BYTES:
-        raise FormatError(path, f"the file is {size / 1e6:.0f} MB; a table can be at most "
+        raise FormatError(source.path, f"the file is {size / 1e6:.0f} MB; a table can be at most "
                                 f"{MAX_FILE_BYTES / 1e6:.0f} MB. Split it into smaller files")
 
 
@@ -96,19 +101,21 @@ def _non_blank(numbered: Iterator[tuple[int, list[str]]], limit: int | None) -> 
     return rows
 
 
-def inspect_table(path: str | Path, *, max_rows: int = 200, sheet: str | None = None) -> TableLayout:
+def inspect_table(path: str | Path | Source, *, max_rows: int = 200, sheet: str | None = None) -> TableLayout:
     """The layout of a table from its first ``max_rows`` rows (see :class:`TableLayout`)."""
-    layout, _ = _read(Path(path), max_rows, sheet)
+    layout, _ = _read(_source(path), max_rows, sheet)
     return layout
 
 
-def _read(path: Path, max_rows: int | None, sheet: str | None) -> tuple[TableLayout, list[tuple[int, list[str]]]]:
+def _read(source: Source, max_rows: int | None,
+          sheet: str | None) -> tuple[TableLayout, list[tuple[int, list[str]]]]:
     """The layout, and ``(line or row number, cells)`` of each non-blank row below the header."""
-    _check_size(path)
-    if path.suffix.lower() == ".xlsx":
-        sheets, chosen, rows = _xlsx_sheet(path, sheet, max_rows)
+    _check_size(source)
+    path = source.path
+    if source.suffix == ".xlsx":
+        sheets, chosen, rows = _xlsx_sheet(source, sheet, max_rows)
     else:
-        sheets, chosen, rows = [], None, _non_blank(_csv_rows(path), None if max_rows is None else max_rows + 1)
+        sheets, chosen, rows = [], None, _non_blank(_csv_rows(source), None if max_rows is None else max_rows + 1)
     if not rows:
         raise FormatError(path, f"the sheet {chosen!r} is empty" if chosen is not None
                           else "the file has no rows with text")
@@ -179,8 +186,8 @@ def _has_header(rows: list[list[str]]) -> bool:
     return votes > 0
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    text = read_text_file(path)
+def _csv_rows(source: Source) -> Iterator[tuple[int, list[str]]]:
+    text, path = source.text(), source.path
     if not text.strip():
         raise FormatError(path, "the file is empty")
     # newline="": rows may end in \r\n, \n or a lone \r (Excel for Mac); quoted cells keep theirs
@@ -265,7 +272,7 @@ def _commas_in_text(rows: list[list[str]]) -> bool:
     return sum(cell.startswith(" ") for cell in cells) * 2 > len(cells)
 
 
-def check_xlsx_size(path: Path) -> None:
+def check_xlsx_size(source: Source) -> None:
     """Refuse a workbook whose parts would unpack to too much, before any XML is parsed.
 
     The sizes come from the zip's directory; a part that says it is smaller than it is fails its
@@ -273,8 +280,9 @@ def check_xlsx_size(path: Path) -> None:
     A cell's text sits between two '<'; a run longer than any allowed cell could be is refused here,
     without building it (a 257 KB file can hold a 50-million-character cell).
     """
+    path = source.path
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(source.binary()) as zf:
             infos = zf.infolist()
             total = sum(i.file_size for i in infos)
             if total > MAX_FILE_BYTES:
@@ -299,14 +307,15 @@ def _check_runs(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> None:
             run = run + len(chunk) if len(pieces) == 1 else len(pieces[-1])
 
 
-def _xlsx_sheet(path: Path, sheet: str | None,
+def _xlsx_sheet(source: Source, sheet: str | None,
                 max_rows: int | None) -> tuple[list[str], str, list[tuple[int, list[str]]]]:
     """Sheet names, the sheet read (``sheet``, else the one with the longest texts) and its non-blank rows."""
     from openpyxl import load_workbook
 
-    check_xlsx_size(path)
+    check_xlsx_size(source)
+    path = source.path
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
+        wb = load_workbook(source.binary(), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise FormatError(path, f"not a readable .xlsx workbook ({exc.__class__.__name__})") from None
     except Exception as exc:  # noqa: BLE001 - damaged XML inside: lxml/expat/zlib each raise their own kind
@@ -383,7 +392,7 @@ def guess_text_column(header: list[str], rows: list[list[str]]) -> int | None:
     return max(range(len(lengths)), key=lengths.__getitem__)
 
 
-def table_documents(path: str | Path, column: str | int | None = None, *, sheet: str | None = None,
+def table_documents(path: str | Path | Source, column: str | int | None = None, *, sheet: str | None = None,
                     notes: list[str] | None = None) -> list[TableRow]:
     """One :class:`TableRow` per non-empty row: its text column (by name, index or guessed), a ``title`` column
     if there is one, and every other filled cell as metadata under its column's name.
@@ -391,8 +400,9 @@ def table_documents(path: str | Path, column: str | int | None = None, *, sheet:
     A text cell longer than one document may be makes the whole file an error naming its row: never a cut.
     What is not read as documents (a title row above the header) is said in ``notes``.
     """
-    path = Path(path)
-    layout, numbered = _read(path, None, sheet)
+    source = _source(path)
+    path = source.path
+    layout, numbered = _read(source, None, sheet)
     header = layout.header
     if layout.title_row is not None and notes is not None:
         notes.append(f"the first row, {layout.title_row[:60]!r}, is a title above the header, not a document")
@@ -423,7 +433,7 @@ def table_documents(path: str | Path, column: str | int | None = None, *, sheet:
         skip |= {i for i, name in enumerate(header) if name in APP_DOCUMENT_COLUMNS}
     regions = _region_columns(header, numbered, skip) if layout.has_header else []
     skip |= set(regions)
-    own_entities = _own_entities(path, notes) if own_export and path.suffix.lower() == ".xlsx" else None
+    own_entities = _own_entities(source, notes) if own_export and source.suffix == ".xlsx" else None
     out = []
     for line, row in numbered:
         text = row[index] if index < len(row) else ""  # as the cell has it: a note may end in spaces
@@ -476,11 +486,12 @@ def _label_studio_row(row: TableRow, cells: list[str], path: Path, notes: list[s
         notes.extend(left_out)
 
 
-def _own_entities(path: Path, notes: list[str] | None) -> dict[str, list[list[str]]] | None:
+def _own_entities(source: Source, notes: list[str] | None) -> dict[str, list[list[str]]] | None:
     """The app's own export: its Entities sheet's rows by document number (None when there is no such sheet)."""
     from openpyxl import load_workbook
 
-    wb = load_workbook(path, read_only=True, data_only=True)
+    path = source.path
+    wb = load_workbook(source.binary(), read_only=True, data_only=True)
     try:
         if "Entities" not in wb.sheetnames:
             if notes is not None:
@@ -537,6 +548,15 @@ def _own_export_row(row: TableRow, cells: list[str], header: list[str], entities
 def table_texts(path: str | Path, column: str | int | None = None) -> list[tuple[int, str]]:
     """``(line, text)`` for each non-empty row's text column (see :func:`table_documents`)."""
     return [(row.line, row.text) for row in table_documents(path, column)]
+
+
+def read_documents(source: Source, options: ReadOptions) -> list[Document]:
+    """The registry's reader: one document per row (:func:`table_documents`), annotated where the table carries
+    a person's entities, suggested where it carries a model's, else to be tagged."""
+    rows = table_documents(source, options.column, sheet=options.sheet, notes=options.notes)
+    return [Document(row.text, row.entities or [], name=row.title or f"{source.name} row {row.line}", line=row.line,
+                     status="annotated" if row.reviewed else "unannotated" if row.entities is None else "suggested",
+                     metadata=row.metadata) for row in rows]
 
 
 def safe_cell(value: object) -> tuple[object, bool]:
@@ -655,6 +675,7 @@ def _write_sheet(ws, fixed: tuple[str, ...], rows: list[dict], *,
     from openpyxl.utils import get_column_letter
 
     top, wrap = Alignment(vertical="top"), Alignment(vertical="top", wrap_text=True)
+    styles: dict[int, object] = {}  # id(alignment) -> the style array of a cell that has it
     not_written: list[NotWritten] = []
 
     def left_out(row: dict, what: str) -> None:
@@ -692,13 +713,18 @@ def _write_sheet(ws, fixed: tuple[str, ...], rows: list[dict], *,
             if (raw := row.get(key)) is None:
                 continue  # no cell at all: a wide sheet of sparse metadata stays small
             cell = ws.cell(row=r, column=c)
+            alignment = wrap if key in wrapped else top
+            if (style := styles.get(id(alignment))) is None:
+                cell.alignment = alignment
+                style = styles[id(alignment)] = copy(cell._style)
+            else:  # a copy of the first such cell's style: assigning an Alignment hashes it, a third of the export
+                cell._style = copy(style)
             try:
                 value = _set_cell(cell, raw)
             except Exception as exc:  # noqa: BLE001 - openpyxl refuses values in its own ways; one cell, not the file
                 cell.value = None
                 left_out(row, f"the {str(safe_cell(key)[0])[:60]!r} cell ({exc.__class__.__name__})")
                 continue
-            cell.alignment = wrap if key in wrapped else top
             widths[c - 1] = max(widths[c - 1], min(60, len(str(value))))
     for c, (key, width) in enumerate(zip(columns, widths, strict=True), start=1):
         ws.column_dimensions[get_column_letter(c)].width = _WIDE if key in wrapped and width >= 40 else width + 2

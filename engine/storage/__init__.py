@@ -10,7 +10,15 @@ transactions, reads, edits and undo. Backups and salvage live in
 from __future__ import annotations
 
 from engine.backup import SalvageReport, salvage
-from engine.storage.repository import Change, NewDocument, Repository, StoredBatch, StoredDocument, StoredEntity
+from engine.storage.repository import (
+    Change,
+    NewDocument,
+    Repository,
+    StoredBatch,
+    StoredDocument,
+    StoredEntity,
+    StoredImport,
+)
 from engine.storage.rules import EditRefused
 from engine.storage.schema import (
     MIGRATIONS,
@@ -23,4 +31,4 @@ from engine.storage.schema import (
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLITE_MAGIC", "Change", "DamagedDatabase", "EditRefused",
            "EmptyDatabase", "NewDocument", "Repository", "SalvageReport", "StoredBatch", "StoredDocument", "StoredEntity",
-           "check_database_file", "salvage"]
+           "StoredImport", "check_database_file", "salvage"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from engine.assertion import Rules, load_rules
-from engine.errors import MederError, StorageError
+from engine.errors import MederError, OperationCancelled, StorageError
 from engine.spans import ASSERTIONS, PRESENT, Entity
 from engine.storage.rules import EditRefused, check_spans, human_row, nudge, occurrences, overlapping, snap
 from engine.storage.schema import (
@@ -97,6 +97,17 @@ class StoredBatch:
 
     ids: list[int]
     duplicates: int = 0
+
+
+@dataclass(frozen=True)
+class StoredImport:
+    """What :meth:`Repository.store_import` did: new documents, stored ones updated, texts skipped as already
+    stored, and the one undo step (None: nothing changed)."""
+
+    ids: list[int]
+    updated: tuple[int, ...] = ()
+    duplicates: int = 0
+    change: Change | None = None
 
 
 def _now() -> str:
@@ -249,27 +260,60 @@ class Repository:
         with self._transaction(f"The {len(docs)} new document(s) were not saved") as db:
             for doc in docs:
                 if skip_duplicates and origin == "model":
-                    if doc.text in seen or db.execute(
-                            "SELECT 1 FROM documents WHERE length(text) = ? AND text = ? AND deleted_at IS NULL",
-                            (len(doc.text), doc.text)).fetchone():
+                    if _stored_twice(db, doc.text, seen):
                         duplicates += 1
                         continue
-                    seen.add(doc.text)
-                cur = db.execute(
-                    "INSERT INTO documents (title, text, source, created, model_version, metadata, reviewed, reviewed_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (doc.title, doc.text, doc.source, _now(), model_version,
-                     json.dumps(doc.metadata, ensure_ascii=False), int(doc.reviewed), _now() if doc.reviewed else None))
-                doc_id = cur.lastrowid
-                check_spans(doc.text, doc.entities)
-                db.executemany(
-                    "INSERT INTO entities (document_id, start, end, label, source, status, confidence, model_version,"
-                    " assertion) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(doc_id, e.start, e.end, e.label, origin, status,
-                      e.confidence if origin == "model" else None, model_version if origin == "model" else "",
-                      e.assertion) for e in doc.entities])
-                ids.append(doc_id)
+                ids.append(_insert_document(db, doc, origin=origin, status=status, model_version=model_version))
         return StoredBatch(ids, duplicates)
+
+    def store_import(self, new: Sequence[tuple[NewDocument, str]], updates: Mapping[int, NewDocument], *,
+                     model_version: str = "", skip_duplicates: bool = True,
+                     cancelled: Callable[[], bool] | None = None) -> StoredImport:
+        """Store an import in one transaction and one undo step: ``new`` documents, each with its origin ("model":
+        suggestions, "human": annotations), and ``updates`` of stored documents (as :meth:`update_from_import`).
+
+        Un-annotated texts already stored, or twice in ``new``, are skipped and counted (with ``skip_duplicates``).
+        Undo hides the new documents (as a deletion does) and gives updated ones back what they held; redo
+        brings both back. ``cancelled()``, checked every few hundred documents, rolls everything back.
+        """
+        ids: list[int] = []
+        duplicates, before, after, touched, added = 0, [], [], [], []
+        seen: set[str] = set()
+        with self._transaction(f"The import of {len(new) + len(updates)} document(s) was not saved") as db:
+            for n, (document_id, doc) in enumerate(updates.items()):
+                if cancelled is not None and n % 200 == 0 and cancelled():
+                    raise OperationCancelled()
+                states = self._updated_from_file(db, document_id, doc)
+                if states is not None:
+                    before.append(states[0])
+                    after.append(states[1])
+                    touched.append(document_id)
+                    added += [r["id"] for r in states[1]["entities"]]
+            for n, (doc, origin) in enumerate(new):
+                if cancelled is not None and n % 200 == 0 and cancelled():
+                    raise OperationCancelled()
+                if origin not in ("model", "human"):
+                    raise ValueError(f"origin must be 'model' or 'human', got {origin!r}")
+                if skip_duplicates and origin == "model" and _stored_twice(db, doc.text, seen):
+                    duplicates += 1
+                    continue
+                document_id = _insert_document(db, doc, origin=origin, model_version=model_version,
+                                               status="suggested" if origin == "model" else "accepted")
+                ids.append(document_id)
+                state = {"document_id": document_id, "entities": [], "reviewed": doc.reviewed,
+                         "reviewed_at": db.execute("SELECT reviewed_at FROM documents WHERE id = ?",
+                                                   (document_id,)).fetchone()[0]}
+                before.append(state | {"deleted_at": _now()})  # undone: hidden, as a deleted document is
+                after.append(state | {"deleted_at": None})
+            if not before:
+                return StoredImport(ids, (), duplicates, None)
+            parts = ([f"import {len(ids)} document(s)"] if ids else []) + \
+                ([f"update {len(touched)} document(s) from an imported file"] if touched else [])
+            description = " and ".join(parts)
+            first = touched[0] if touched else ids[0]
+            self._record(db, first, description, {"batch": before}, {"batch": after})
+        return StoredImport(ids, tuple(touched), duplicates,
+                            Change(first, description, tuple(added), documents=tuple(touched) + tuple(ids)))
 
     def documents(self, *, search: str = "", order: str = "created") -> list[StoredDocument]:
         """All documents, optionally filtered by a title/text substring.
@@ -545,9 +589,11 @@ class Repository:
             db.execute("UPDATE edits SET undone = ? WHERE id = ?", (int(undo), edit["id"]))
             gone = db.execute("SELECT deleted_at IS NOT NULL FROM documents WHERE id = ?",
                               (edit["document_id"],)).fetchone()
+        # an import undone hides the documents it added: the list must drop them
+        hidden = any(state.get("deleted_at") for state in news)
         return Change(edit["document_id"], ("undo " if undo else "redo ") + edit["description"], tuple(added),
                       documents=tuple(state["document_id"] for state in news) if "batch" in new else (),
-                      removed=bool(gone and gone[0]))
+                      removed=bool(gone and gone[0]) or hidden)
 
     def retag(self, document_id: int, entities: list[Entity], model_version: str) -> Change | None:
         """Replace an unreviewed document's model suggestions by a new model's (see :meth:`retag_documents`)."""
@@ -626,50 +672,59 @@ class Repository:
         before, after, touched, added = [], [], [], []
         with self._transaction(f"The update of {len(updates)} document(s) from the imported file was not saved") as db:
             for document_id, doc in updates.items():
-                row = db.execute("SELECT text, reviewed, reviewed_at, metadata, needs_recheck FROM documents"
-                                 " WHERE id = ? AND deleted_at IS NULL", (document_id,)).fetchone()
-                if row is None:
-                    raise EditRefused(f"document {document_id} does not exist (it was deleted)")
-                if row["text"] != doc.text:
-                    raise EditRefused(f"document {document_id} holds another text than the imported one")
-                try:
-                    check_spans(doc.text, doc.entities)
-                except EditRefused as exc:
-                    raise EditRefused(f"the imported entities for document {document_id} are invalid: {exc}") from None
-                rows = [human_row(document_id, e.start, e.end, e.label) | {"assertion": e.assertion}
-                        for e in sorted(doc.entities, key=lambda e: (e.start, e.end))]
-                current = [StoredEntity(**{k: r[k] for k in r.keys()}) for r in db.execute(
-                    "SELECT * FROM entities WHERE document_id = ? ORDER BY start, end", (document_id,))]
-                try:
-                    stored_metadata = json.loads(row["metadata"])
-                except ValueError:
-                    stored_metadata = None
-                merged = (stored_metadata if isinstance(stored_metadata, dict) else {}) | doc.metadata
-                metadata = json.dumps(merged, ensure_ascii=False)
-                same = ([(e.start, e.end, e.label, e.source, e.status, e.assertion) for e in current]
-                        == [(r["start"], r["end"], r["label"], "human", "accepted", r["assertion"]) for r in rows])
-                if same and bool(row["reviewed"]) == doc.reviewed and merged == stored_metadata:
+                states = self._updated_from_file(db, document_id, doc)
+                if states is None:
                     continue  # re-importing the same file twice records nothing
-                db.executemany("DELETE FROM entities WHERE id = ?", [(e.id,) for e in current])
-                new_rows = [_insert_entity(db, r) for r in rows]
-                old_state = {"document_id": document_id, "entities": [asdict(e) for e in current],
-                             "reviewed": bool(row["reviewed"]), "reviewed_at": row["reviewed_at"],
-                             "metadata": row["metadata"], "needs_recheck": row["needs_recheck"]}
-                # the file's review is a new one; reviewed now, the re-check flag of migration 3 has done its job
-                new_state = {"document_id": document_id, "entities": new_rows, "reviewed": doc.reviewed,
-                             "reviewed_at": _now() if doc.reviewed else None, "metadata": metadata,
-                             "needs_recheck": None if doc.reviewed else row["needs_recheck"]}
-                _restore_review(db, new_state)
-                _write_document_fields(db, document_id, new_state)
-                before.append(old_state)
-                after.append(new_state)
+                before.append(states[0])
+                after.append(states[1])
                 touched.append(document_id)
-                added += [r["id"] for r in new_rows]
+                added += [r["id"] for r in states[1]["entities"]]
             if not touched:
                 return None
             description = f"update {len(touched)} document(s) from an imported file"
             self._record(db, touched[0], description, {"batch": before}, {"batch": after})
         return Change(touched[0], description, tuple(added), documents=tuple(touched))
+
+    def _updated_from_file(self, db: sqlite3.Connection, document_id: int,
+                           doc: NewDocument) -> tuple[dict, dict] | None:
+        """Give one stored document the imported one's entities, review state and metadata (in ``db``'s
+        transaction); returns its states before and after, or None when it already is as the file has it."""
+        row = db.execute("SELECT text, reviewed, reviewed_at, metadata, needs_recheck FROM documents"
+                         " WHERE id = ? AND deleted_at IS NULL", (document_id,)).fetchone()
+        if row is None:
+            raise EditRefused(f"document {document_id} does not exist (it was deleted)")
+        if row["text"] != doc.text:
+            raise EditRefused(f"document {document_id} holds another text than the imported one")
+        try:
+            check_spans(doc.text, doc.entities)
+        except EditRefused as exc:
+            raise EditRefused(f"the imported entities for document {document_id} are invalid: {exc}") from None
+        rows = [human_row(document_id, e.start, e.end, e.label) | {"assertion": e.assertion}
+                for e in sorted(doc.entities, key=lambda e: (e.start, e.end))]
+        current = [StoredEntity(**{k: r[k] for k in r.keys()}) for r in db.execute(
+            "SELECT * FROM entities WHERE document_id = ? ORDER BY start, end", (document_id,))]
+        try:
+            stored_metadata = json.loads(row["metadata"])
+        except ValueError:
+            stored_metadata = None
+        merged = (stored_metadata if isinstance(stored_metadata, dict) else {}) | doc.metadata
+        metadata = json.dumps(merged, ensure_ascii=False)
+        same = ([(e.start, e.end, e.label, e.source, e.status, e.assertion) for e in current]
+                == [(r["start"], r["end"], r["label"], "human", "accepted", r["assertion"]) for r in rows])
+        if same and bool(row["reviewed"]) == doc.reviewed and merged == stored_metadata:
+            return None
+        db.executemany("DELETE FROM entities WHERE id = ?", [(e.id,) for e in current])
+        new_rows = [_insert_entity(db, r) for r in rows]
+        old_state = {"document_id": document_id, "entities": [asdict(e) for e in current],
+                     "reviewed": bool(row["reviewed"]), "reviewed_at": row["reviewed_at"],
+                     "metadata": row["metadata"], "needs_recheck": row["needs_recheck"]}
+        # the file's review is a new one; reviewed now, the re-check flag of migration 3 has done its job
+        new_state = {"document_id": document_id, "entities": new_rows, "reviewed": doc.reviewed,
+                     "reviewed_at": _now() if doc.reviewed else None, "metadata": metadata,
+                     "needs_recheck": None if doc.reviewed else row["needs_recheck"]}
+        _restore_review(db, new_state)
+        _write_document_fields(db, document_id, new_state)
+        return old_state, new_state
 
     # -- training data ------------------------------------------------------
     def reviewed_documents(self) -> list[tuple[StoredDocument, list[StoredEntity]]]:
@@ -684,6 +739,33 @@ class Repository:
 
 _ENTITY_COLUMNS = ("document_id", "start", "end", "label", "source", "status", "confidence", "model_version",
                    "assertion")
+
+
+def _stored_twice(db: sqlite3.Connection, text: str, seen: set[str]) -> bool:
+    """Whether ``text`` is stored already (not deleted), or came earlier in this batch (then noted in ``seen``)."""
+    if text in seen or db.execute("SELECT 1 FROM documents WHERE length(text) = ? AND text = ? AND deleted_at IS NULL",
+                                  (len(text), text)).fetchone():
+        return True
+    seen.add(text)
+    return False
+
+
+def _insert_document(db: sqlite3.Connection, doc: NewDocument, *, origin: str, status: str, model_version: str) -> int:
+    """Insert a document and its entities (a model's suggestions or a person's, by ``origin``); returns its id."""
+    cur = db.execute(
+        "INSERT INTO documents (title, text, source, created, model_version, metadata, reviewed, reviewed_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (doc.title, doc.text, doc.source, _now(), model_version,
+         json.dumps(doc.metadata, ensure_ascii=False), int(doc.reviewed), _now() if doc.reviewed else None))
+    doc_id = cur.lastrowid
+    check_spans(doc.text, doc.entities)
+    db.executemany(
+        "INSERT INTO entities (document_id, start, end, label, source, status, confidence, model_version,"
+        " assertion) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(doc_id, e.start, e.end, e.label, origin, status,
+          e.confidence if origin == "model" else None, model_version if origin == "model" else "",
+          e.assertion) for e in doc.entities])
+    return doc_id
 
 
 def _insert_entity(db: sqlite3.Connection, row: Mapping) -> dict:

@@ -1,0 +1,234 @@
+"""One registry of file formats: what each is called, its suffixes, how sure its content makes us, its reader
+and its writer. Detection, the import and export file dialogs, the Export menu and ``extract`` all derive from it;
+a new format is its module plus one :func:`register` call (see ``engine/formats/__init__.py``).
+
+A file is read once: one :class:`Source` holds its bytes and decoded text and goes to every sniffer, to the
+reader and to the spreadsheet dialog (MusicBrainz Picard's ``guess_format`` reads a file's head once and asks
+each format to score it).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import FormatError
+from engine.limits import MAX_FILE_BYTES
+from engine.progress import IsCancelled
+from engine.spans import Document
+
+HEAD_CHARS = 65_536  # what sniffers look at
+
+
+class Source:
+    """One file, read at most once from disk: its bytes, and its text decoded once (UTF-8 or UTF-16).
+
+    A file larger than :data:`engine.limits.MAX_FILE_BYTES` is never read whole: sniffers see its first bytes,
+    and readers refuse it by its size.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FormatError(self.path, "no such file")
+        self.size = self.path.stat().st_size
+        self._raw: bytes | None = None
+        self._text: str | None = None
+        self._error: FormatError | None = None
+        self._head: str | None = None
+
+    @property
+    def suffix(self) -> str:
+        return self.path.suffix.lower()
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def raw(self) -> bytes:
+        """The file's bytes (a file over the size limit is refused here, naming its size)."""
+        if self._raw is None:
+            if self.size > MAX_FILE_BYTES:
+                raise FormatError(self.path, f"the file is {self.size / 1e6:.0f} MB; at most "
+                                             f"{MAX_FILE_BYTES / 1e6:.0f} MB can be read. Split it into smaller files")
+            self._raw = self.path.read_bytes()
+        return self._raw
+
+    def binary(self) -> io.BytesIO:
+        """The bytes as a file object, for zip and workbook readers."""
+        return io.BytesIO(self.raw())
+
+    def text(self) -> str:
+        """The decoded text; raises :class:`FormatError` (each time) when the bytes are no text."""
+        from engine.formats import decode_text
+
+        if self._error is not None:
+            raise self._error
+        if self._text is None:
+            try:
+                self._text = decode_text(self.raw(), self.path)
+            except FormatError as exc:
+                self._error = exc
+                raise
+        return self._text
+
+    def head(self) -> str:
+        """The first :data:`HEAD_CHARS` characters of the text, or "" for what is no text: for sniffers."""
+        if self._head is None:
+            if self.size > MAX_FILE_BYTES:  # never read whole: decode the first bytes leniently
+                with open(self.path, "rb") as f:
+                    self._head = f.read(HEAD_CHARS).decode("utf-8", errors="replace")
+            else:
+                try:
+                    self._head = self.text()[:HEAD_CHARS]
+                except FormatError:
+                    self._head = ""
+        return self._head
+
+
+@dataclass
+class ReadOptions:
+    """What a reader may be told: the app's entity types (``Health_Condition`` -> ``Health Condition``), a
+    spreadsheet's sheet and text column (None: the reader's guess), and a list for file-level notes."""
+
+    known_types: Collection[str] = ()
+    column: str | int | None = None
+    sheet: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    model_version: str = ""
+    cancelled: IsCancelled | None = None
+
+
+Sniffer = Callable[[Source], float]
+Reader = Callable[[Source, ReadOptions], list[Document]]
+Dumper = Callable[[list[Document], WriteOptions], str]  # a text format's whole file
+Writer = Callable[[list[Document], Path, WriteOptions], list | None]  # a binary one's; returns what it left out
+
+
+@dataclass(frozen=True)
+class Format:
+    """One file format. ``sniff`` scores a :class:`Source` from 0 (not this) to 1 (certainly this), from its
+    name and head; ``read`` gives its documents (``Document.status`` says annotated, suggested or to tag) or
+    raises :class:`FormatError`; ``dumps`` (text formats) or ``write`` (others) exports documents; neither: the
+    format is only read.
+
+    ``suffixes``: the names it is read under (the first is the one written). ``menu``: the Export menu's words.
+    ``reviewed_only``: what the window exports by default (training formats: reviewed documents only).
+    ``annotated``: its documents carry entities (:func:`engine.formats.load_documents` reads it); plain text and
+    spreadsheets do not. ``table``: rows of a spreadsheet, for which the import dialog asks sheet and column.
+    ``importable``: False for formats recognised only to be refused with how to convert them.
+    """
+
+    name: str
+    title: str
+    suffixes: tuple[str, ...]
+    sniff: Sniffer
+    read: Reader
+    dumps: Dumper | None = None
+    write: Writer | None = None
+    menu: str | None = None
+    reviewed_only: bool = True
+    annotated: bool = True
+    table: bool = False
+    importable: bool = True
+    menu_key: str | None = None  # the key map's name for the menu entry's shortcut
+    write_suffix: str | None = None  # what an export is named, when not the first of ``suffixes``
+
+    @property
+    def export_suffix(self) -> str:
+        return self.write_suffix or self.suffixes[0]
+
+    @property
+    def exported(self) -> bool:
+        return self.dumps is not None or self.write is not None
+
+    def export(self, docs: list[Document], path: Path, options: WriteOptions) -> list:
+        """Write ``docs`` to ``path``; returns what the file could not hold (an empty list: everything written)."""
+        if self.write is not None:
+            return self.write(docs, path, options) or []
+        if self.dumps is None:
+            raise ValueError(f"{self.title} is read, not written")
+        path.write_text(self.dumps(docs, options), encoding="utf-8")
+        return []
+
+
+_FORMATS: dict[str, Format] = {}
+
+
+def register(fmt: Format) -> Format:
+    """Add ``fmt``; a name registered twice is a mistake."""
+    if fmt.name in _FORMATS:
+        raise ValueError(f"a format named {fmt.name!r} is registered already")
+    if not fmt.suffixes or not all(s.startswith(".") and s == s.lower() for s in fmt.suffixes):
+        raise ValueError(f"format {fmt.name!r}: suffixes must be lower-case and start with a dot, got {fmt.suffixes}")
+    _FORMATS[fmt.name] = fmt
+    return fmt
+
+
+def unregister(name: str) -> None:
+    """Remove a format (tests that register one of their own)."""
+    del _FORMATS[name]
+
+
+def formats() -> list[Format]:
+    """Every registered format, in registration order."""
+    return list(_FORMATS.values())
+
+
+def get(name: str) -> Format:
+    try:
+        return _FORMATS[name]
+    except KeyError:
+        raise ValueError(f"unknown format {name!r}; formats are {', '.join(_FORMATS)}") from None
+
+
+def writers() -> list[Format]:
+    """The formats that export, in registration order (the Export menu's)."""
+    return [f for f in _FORMATS.values() if f.exported]
+
+
+def import_suffixes() -> list[str]:
+    """Every suffix a file may be imported under (the import dialog's filter)."""
+    return list(dict.fromkeys(s for f in _FORMATS.values() if f.importable for s in f.suffixes))
+
+
+def export_suffixes() -> list[str]:
+    return list(dict.fromkeys(f.export_suffix for f in writers()))
+
+
+def writer_for(path: Path, name: str | None = None) -> Format:
+    """The export format: ``name`` if given, else the first writer whose suffix ``path`` has; ValueError for neither."""
+    if name is not None:
+        fmt = _FORMATS.get(name)
+        if fmt is not None and fmt.exported:
+            return fmt
+    else:
+        for fmt in writers():
+            if fmt.export_suffix == path.suffix.lower():
+                return fmt
+    raise ValueError(f"cannot export to {path.suffix!r}: choose {', '.join(sorted(export_suffixes()))}")
+
+
+def guess(source: Source) -> Format | None:
+    """The format that scores ``source`` highest (the first registered wins a tie), None if none scores above 0."""
+    best, best_score = None, 0.0
+    for fmt in _FORMATS.values():
+        score = fmt.sniff(source)
+        if score > best_score:
+            best, best_score = fmt, score
+    return best
+
+
+def by_suffix(suffixes: Collection[str], score: float) -> Sniffer:
+    """A sniffer that knows a format by its suffix alone."""
+    return lambda source: score if source.suffix in suffixes else 0.0
+
+
+__all__ = ["Dumper", "Format", "ReadOptions", "Reader", "Sniffer", "Source", "WriteOptions", "Writer", "by_suffix", "export_suffixes", "formats", "get",
+           "guess", "import_suffixes", "register", "unregister", "writer_for", "writers"]

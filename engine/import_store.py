@@ -1,0 +1,121 @@
+"""A read import in, a log with the changes out (Anki's ``import_csv(request) -> ImportLogWithChanges``).
+
+:func:`engine.importing.import_files` reads and tags files without touching the database, giving an import plan
+(:class:`ImportBatch`); :func:`store_import` matches it against what is stored and stores it in one transaction and
+one undo step, returning one :class:`ImportLog`. The window asks its question (:func:`stored_matches`) before,
+runs the store in the background and shows the log; ``extract`` prints the same log, of a read without a store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from engine.importing import ImportBatch, ImportReport, PendingDocument
+from engine.progress import IsCancelled
+
+if TYPE_CHECKING:
+    from engine.storage import Change, NewDocument, Repository
+
+OnExisting = Literal["update", "add"]  # annotated documents whose text is stored: update those, or add as new
+MAX_SHOWN = 30  # files listed in a log; the rest are counted
+
+
+@dataclass
+class ImportLog:
+    """What an import did: the files' report, the files not read, and (once stored) what the database took."""
+
+    report: ImportReport
+    errors: list[str] = field(default_factory=list)
+    stored: bool = False  # False: a read without a store (``extract``)
+    added: list[int] = field(default_factory=list)  # ids of the new documents
+    updated: int = 0  # stored documents given the file's annotations
+    unchanged: int = 0  # stored documents already as the file has them
+    duplicates: int = 0  # un-annotated texts already stored, skipped
+    stored_twice: int = 0  # matching texts stored more than once (the newest was updated)
+    change: Change | None = None  # the one undo step, for screens to refresh
+
+    @property
+    def complete(self) -> bool:
+        """Every file read whole and stored as it is: nothing for the user to read beyond the head."""
+        return not self.errors and not self.report.skipped and not self.stored_twice
+
+    def head(self) -> str:
+        """The first lines: what came in, and what the database did with it."""
+        head = self.report.summary().split("\n\n")[0]
+        if self.duplicates or self.updated or self.unchanged:  # "Imported 8" alone would hide what happened
+            head = head.replace("Imported ", "Read ", 1) + f"\n{len(self.added)} added as new document(s)."
+        if self.duplicates:
+            head += f"\n{self.duplicates} document(s) were already stored and were skipped."
+        if self.updated:
+            head += f"\n{self.updated} document(s) updated from the file (Edit › Undo reverts)."
+        if self.unchanged:
+            head += f"\n{self.unchanged} document(s) were already stored as the file has them."
+        if self.stored_twice:
+            head += (f"\n{self.stored_twice} of the matching texts are stored more than once; the most recent "
+                     "document was updated.")
+        return head
+
+    def text(self) -> str:
+        """The whole log: the head, the files not read, and per file what was left out and why."""
+        text = self.head()
+        if self.errors:
+            shown = self.errors[:MAX_SHOWN]
+            more = len(self.errors) - len(shown)
+            text += (f"\n\n{len(self.errors)} file(s) could not be read; nothing from them was imported:\n"
+                     + "\n".join(f"skipped: {m}" for m in shown) + (f"\n… and {more} more" if more else ""))
+        left_out = [f.line() for f in self.report.files if f.error is None and f.skipped]
+        if left_out:  # one line per file, then its notes: ``grep '^left out:'`` finds the files
+            text += "\n\nLeft out of imported files:\n" + "\n".join(f"left out: {line}" for line in left_out[:MAX_SHOWN])
+        return text
+
+
+def read_log(batch: ImportBatch) -> ImportLog:
+    """The log of a read that is not stored (``extract``)."""
+    return ImportLog(batch.report, list(batch.errors))
+
+
+def _matches(repo: Repository, docs: list[PendingDocument]) -> tuple[dict[str, PendingDocument], dict[str, list[int]]]:
+    """Annotated documents whose text is stored (the first of a text repeated in the file), and where."""
+    annotated = [d for d in docs if d.origin == "human"]
+    found = repo.documents_with_texts(d.text for d in annotated) if annotated else {}
+    matched: dict[str, PendingDocument] = {}
+    for doc in annotated:
+        if doc.text in found:
+            matched.setdefault(doc.text, doc)
+    return matched, found
+
+
+def stored_matches(repo: Repository, batch: ImportBatch) -> int:
+    """How many annotated documents of ``batch`` have the text of a stored one: the window asks "update those or
+    add them as new?" before storing when there are any."""
+    return len(_matches(repo, batch.documents)[0])
+
+
+def store_import(repo: Repository, batch: ImportBatch, *, on_existing: OnExisting = "update",
+                 cancelled: IsCancelled | None = None) -> ImportLog:
+    """Store ``batch`` in one transaction and one undo step; returns its log.
+
+    Annotated documents whose text is stored update the newest such document (``on_existing="update"``) or come in
+    as new ones (``"add"``); un-annotated texts already stored are skipped and counted. A failure stores nothing
+    (:class:`engine.errors.StorageError`); so does a cancel (:class:`engine.errors.OperationCancelled`).
+    """
+    from engine.storage import NewDocument
+
+    if on_existing not in ("update", "add"):
+        raise ValueError(f"on_existing must be 'update' or 'add', got {on_existing!r}")
+    matched, found = _matches(repo, batch.documents) if on_existing == "update" else ({}, {})
+    taken = {id(d) for d in matched.values()}
+
+    def new_document(d: PendingDocument) -> NewDocument:
+        return NewDocument(d.title, d.text, d.source, d.entities, metadata=d.metadata, reviewed=d.reviewed)
+
+    stored = repo.store_import([(new_document(d), d.origin) for d in batch.documents if id(d) not in taken],
+                               {found[text][0]: new_document(d) for text, d in matched.items()},
+                               model_version=batch.model_version, cancelled=cancelled)
+    return ImportLog(batch.report, list(batch.errors), stored=True, added=stored.ids, updated=len(stored.updated),
+                     unchanged=len(matched) - len(stored.updated), duplicates=stored.duplicates,
+                     stored_twice=sum(len(found[text]) > 1 for text in matched), change=stored.change)
+
+
+__all__ = ["ImportLog", "OnExisting", "read_log", "store_import", "stored_matches"]
