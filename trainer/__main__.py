@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--cache", type=Path, default=Path("build-work/emissions"),
                    help="where the documents' emission scores are kept between runs")
     t.add_argument("--json", type=Path, help="write the whole result (tables, reliability bins) here")
+    t.add_argument("--baseline", metavar="DECODER", help="decoding to measure beside the candidates at temperature 1, "
+                   "e.g. 'mbr 0.5' or 'viterbi' (default: the folder's own, before --write changes it)")
     q = sub.add_parser("quantize", help="torch student folder -> the app's INT8 ONNX folder")
     q.add_argument("--model", required=True, type=Path, help="torch model folder (model.safetensors)")
     q.add_argument("--out", required=True, type=Path, help="INT8 folder to write (replaced atomically)")
@@ -87,9 +89,13 @@ def main(argv: list[str] | None = None) -> int:
                                             assertion_set=args.assertion_set, assertion_texts=args.assertion_texts),
                              ensure_ascii=False))
         elif args.command == "tune":
-            from trainer.tuning import tune_folder
+            from trainer.tuning import Candidate, tune_folder
 
-            result = tune_folder(args.model, args.data, cache=args.cache, write_to=args.write)
+            parts = (args.baseline or "").split()
+            if parts and (parts[0] not in ("viterbi", "mbr") or len(parts) != (2 if parts[0] == "mbr" else 1)):
+                raise ValueError(f"--baseline must be 'viterbi' or 'mbr THRESHOLD', got {args.baseline!r}")
+            baseline = (Candidate(parts[0], float(parts[1]) if len(parts) > 1 else 0.5) if parts else None)
+            result = tune_folder(args.model, args.data, cache=args.cache, write_to=args.write, baseline=baseline)
             if args.json:
                 args.json.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             print(json.dumps({k: result[k] for k in ("chosen", "temperature", "levels", "current")}

@@ -234,11 +234,12 @@ def suggestion_levels(rows: dict[str, dict], chosen: str) -> dict[str, list]:
 
 
 def tune_folder(folder: str | Path, data_dir: str | Path, *, cache: Path | None = None,
-                write_to: Sequence[str | Path] = ()) -> dict:
+                write_to: Sequence[str | Path] = (), baseline: Candidate | None = None) -> dict:
     """:func:`tune` for a model folder on the build's dev and test parts of a HealthNER folder.
 
     ``write_to``: model folders (this one, and e.g. the fp16 student the INT8 one was made from) whose config
     gets the chosen decoder, threshold, temperature and suggestion levels; their manifests are rewritten.
+    ``baseline``: the decoding measured beside the candidates at temperature 1 (default: the folder's own).
     """
     from engine.manifest import verify_manifest, write_manifest
     from engine.model_config import ModelConfig
@@ -255,7 +256,7 @@ def tune_folder(folder: str | Path, data_dir: str | Path, *, cache: Path | None 
     for name in ("dev", "test"):
         docs = [d for d in getattr(split, name) if d.tokens()]
         parts[name] = (word_emissions(tagger, docs, cache=cache, model_key=model_key), gold_tags(docs))
-    current = Candidate(config.decoder, config.decoder_threshold)
+    current = baseline or Candidate(config.decoder, config.decoder_threshold)
     result = tune(tagger.decoder.with_temperature(1.0), parts["dev"], parts["test"], current=current)
     result["documents"] = {name: len(part[1]) for name, part in parts.items()}
     for target in write_to:
