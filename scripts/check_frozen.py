@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.samples import SELFTEST_SENTENCE  # noqa: E402  (after the path: run as a script)
+from engine.console import utf8_output  # noqa: E402  (after the path: run as a script)
+from engine.samples import SELFTEST_SENTENCE  # noqa: E402
 
 WINDOWS = sys.platform == "win32"
 GUI_SUBSYSTEM = 2  # IMAGE_SUBSYSTEM_WINDOWS_GUI: started without a console window
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "frozen-check")
     parser.add_argument("--window-s", type=float, default=15.0, help="how long the window must keep running")
     args = parser.parse_args(argv)
+    utf8_output()  # Bangla lines into the CI log, which Windows would write in cp1252
     try:
         verify(args.bundle.resolve(), args.work.resolve(), window_s=args.window_s)
     except CheckFailed as exc:

@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine.console import utf8_output  # noqa: E402  (after the path: run as a script)
+
 INNO_SETUP = "6.4.1"  # the npm package's version is the compiler's; the Windows workflow uses this script too
 DEBIAN_PACKAGES = ("wine", "wine64", "wine32:i386", "xvfb", "xauth")
 DATA_FOLDER = "bangla-meder"  # %LOCALAPPDATA%\bangla-meder: platformdirs' user_data_dir on Windows (app/data_dir.py)
@@ -82,7 +84,8 @@ def inno_compiler(folder: Path) -> Path:
     installed = package / "package.json"
     if not installed.is_file() or json.loads(installed.read_text(encoding="utf-8"))["version"] != INNO_SETUP:
         folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error",
+        npm = shutil.which("npm") or "npm"  # Windows: npm.cmd, which only a search through PATHEXT finds
+        subprocess.run([npm, "install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error",
                         "--prefix", str(folder), f"innosetup@{INNO_SETUP}"], check=True, stdout=subprocess.DEVNULL)
     return package / "bin" / "ISCC.exe"
 
@@ -232,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                              "app's self-test")
     parser.add_argument("--keep", action="store_true", help="leave the wine prefix for a look afterwards")
     args = parser.parse_args(argv)
+    utf8_output()  # Bangla lines into the CI log, which Windows would write in cp1252
     if args.real_bundle and not WINDOWS:
         parser.error("--real-bundle: a Windows bundle is frozen and installed on Windows only")
     timings: dict[str, float] = {}
