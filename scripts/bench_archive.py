@@ -1,10 +1,10 @@
 """Notes per second and peak memory per worker of ``extract -o FOLDER`` on a local Dask cluster.
 
     .venv/bin/python scripts/bench_archive.py [--notes 10000 50000] [--workers 1 2] [--partition-size 500]
-        [--model FOLDER] [--data ../shared/data/bangla-health-text/health-text.jsonl]
+        [--notes-per-file 5000] [--model FOLDER] [--data ../shared/data/bangla-health-text/health-text.jsonl]
 
 The archive is the real notes of ``--data`` repeated to each size, as CSV files of 5,000 notes (what a records
-system exports). For each worker count and size, a fresh local cluster (one thread per worker) runs the same
+system exports; ``--notes-per-file``). For each worker count and size, a fresh local cluster (one thread per worker) runs the same
 code as ``extract --scheduler``; the figures are the wall time from planning to the manifest, the workers' CPU
 time (notes per CPU second: what one core of its own would do), and each worker process's peak resident memory
 (``ru_maxrss``) over the run. The per-core figure (one worker, one thread) is the one the README's sizing table
@@ -32,18 +32,16 @@ from app.archive_run import extract_archive  # noqa: E402
 from app.paths import bundled_model  # noqa: E402
 from engine.archive import MANIFEST  # noqa: E402
 
-NOTES_PER_FILE = 5000
 
-
-def write_archive(folder: Path, texts: list[str], count: int) -> list[Path]:
-    """``count`` notes (``texts`` over and over) as CSV files of NOTES_PER_FILE rows."""
+def write_archive(folder: Path, texts: list[str], count: int, *, per_file: int) -> list[Path]:
+    """``count`` notes (``texts`` over and over) as CSV files of ``per_file`` rows."""
     files = []
-    for first in range(0, count, NOTES_PER_FILE):
-        path = folder / f"notes-{first // NOTES_PER_FILE:04d}.csv"
+    for first in range(0, count, per_file):
+        path = folder / f"notes-{first // per_file:04d}.csv"
         with open(path, "w", newline="", encoding="utf-8") as fh:
             out = csv.writer(fh)
             out.writerow(["note_id", "text"])
-            out.writerows([n, texts[n % len(texts)]] for n in range(first, min(first + NOTES_PER_FILE, count)))
+            out.writerows([n, texts[n % len(texts)]] for n in range(first, min(first + per_file, count)))
         files.append(path)
     return files
 
@@ -78,6 +76,9 @@ def main() -> int:
     parser.add_argument("--notes", type=int, nargs="+", default=[10_000, 50_000])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--partition-size", type=int, default=500)
+    # a worker keeps the file it reads: sizes that all exceed one file show that memory follows the file, not the
+    # archive
+    parser.add_argument("--notes-per-file", type=int, default=5000)
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: the bundled INT8 model)")
     parser.add_argument("--data", type=Path,
                         default=ROOT.parent / "shared" / "data" / "bangla-health-text" / "health-text.jsonl")
@@ -90,7 +91,7 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="bench-archive-"))
     try:
         for count in args.notes:
-            files = write_archive(scratch, texts, count)
+            files = write_archive(scratch, texts, count, per_file=args.notes_per_file)
             for workers in args.workers:
                 out = scratch / f"out-{count}-{workers}"
                 rate, per_cpu_s, peaks = run(files, out, workers=workers, model=model,

@@ -80,17 +80,45 @@ def test_one_process_run_reports_what_it_left_out(one_process, inputs):
     assert records[0]["text"][first["start"]:first["end"]] == first["text"]
 
 
+def test_the_archive_has_the_classic_extract_entities(one_process, inputs, tmp_path):
+    """The classic one-process path (``extract -o file.jsonl``, all notes in one ``tag_many`` call) gives every
+    note the archive's spans: tagging does not depend on what a note is batched with (issue 21)."""
+    from engine.formats import jsonl
+
+    single = tmp_path / "all.jsonl"
+    assert main(["--model", str(bundled_model()), "extract", *map(str, inputs), "-o", str(single)]) == 3
+    classic = [(d.name, d.text, [(e.start, e.end, e.label, e.assertion) for e in d.entities])
+               for d in jsonl.parse(single.read_text(encoding="utf-8"), single)]
+    archive = [(r["title"], r["text"], [(e["start"], e["end"], e["type"], e["assertion"]) for e in r["entities"]])
+               for r in read_records(one_process)]
+    assert classic == archive
+
+
+def loaded_models() -> list[str]:
+    from engine import archive
+
+    return [folder for folder, _ in archive._TAGGERS]
+
+
 def test_two_workers_give_the_one_process_output(one_process, inputs, tmp_path):
-    """Document for document and span for span (confidences and assertions too), with other partitions."""
+    """Document for document and span for span (confidences and assertions too), with other partitions, on a
+    running 2-process cluster (``--scheduler``; the kill test below starts its own with ``--workers``)."""
+    from distributed import Client, LocalCluster
+
     out = tmp_path / "two"
-    status = main(["--model", str(bundled_model()), "extract", *map(str, inputs), "-o", str(out),
-                   "--workers", "2", "--partition-size", "35"])
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        status = main(["--model", str(bundled_model()), "extract", *map(str, inputs), "-o", str(out),
+                       "--scheduler", cluster.scheduler_address, "--partition-size", "35"])
+        models = client.run(loaded_models)
     assert status == 3
     assert read_records(out) == read_records(one_process)
     mine, theirs = (json.loads((o / MANIFEST).read_text(encoding="utf-8")) for o in (out, one_process))
     assert len(mine["shards"]) == 8 and len(theirs["shards"]) == 7
     for key in ("documents", "entities", "suggestions", "files", "model"):
         assert mine[key] == theirs[key]
+    # both workers tagged, each with the model loaded once
+    assert list(models.values()) == [[str(bundled_model().resolve())]] * 2
 
 
 def test_a_killed_run_resumes_to_the_same_output(one_process, inputs, tmp_path):
