@@ -40,7 +40,7 @@ CANDIDATES = (Candidate("viterbi"), *(Candidate("mbr", t) for t in THRESHOLDS))
 
 def word_emissions(tagger: Tagger, docs: Sequence[Document], *, cache: Path | None = None,
                    model_key: str = "") -> list[np.ndarray]:
-    """Each document's (num_words, num_tags) emissions, one window at a time (the same whatever the batch).
+    """Each document's (num_words, num_tags) emissions (the same whatever else is tagged).
 
     With ``cache`` (a folder), kept as ``.npz`` under a key of ``model_key`` (the sha256 of the model's
     weights and tokenizer) and the documents' words.
@@ -53,11 +53,7 @@ def word_emissions(tagger: Tagger, docs: Sequence[Document], *, cache: Path | No
         if path.is_file():
             with np.load(path) as saved:
                 return [saved[f"arr_{i}"] for i in range(len(words))]
-    batch, tagger.batch_size = tagger.batch_size, 1
-    try:
-        emissions = tagger.word_emissions(words)
-    finally:
-        tagger.batch_size = batch
+    emissions = tagger.word_emissions(words)  # every window on its own (engine.tagger): batch-independent
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, *emissions)
