@@ -10,7 +10,7 @@ from functools import partial
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QItemSelectionModel, Qt
+from PySide6.QtCore import QByteArray, QEvent, QItemSelectionModel, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -39,7 +39,7 @@ from app.gui.import_dialog import ImportChoicesDialog, without_path
 from app.gui.suggestions import SuggestionLevels
 from app.gui.table_models import DocumentTableModel, EntityTableModel, TitleDelegate, local_time
 from app.gui.text_view import EntityTextView
-from engine.errors import MederError, StorageError
+from engine.errors import MederError, OperationCancelled, StorageError
 from engine.exporting import export
 from engine.formats import registry as file_formats
 from engine.formats.registry import Source
@@ -58,7 +58,7 @@ from engine.importing import (
 from engine.model_registry import ModelRegistry
 from engine.progress import check_cancelled
 from engine.review import LEAST_CONFIDENT_FIRST, ListView, keeps_place, neighbour, visible
-from engine.storage import Change, NewDocument, Repository, StoredDocument
+from engine.storage import Change, NewDocument, Repository, StoredDocument, StoredEntity
 from engine.tagger import Tagger
 
 # The pane with the keyboard focus is framed in the highlight colour (the same width either way: nothing moves).
@@ -67,6 +67,9 @@ FOCUS_FRAME = ("PANE { border: 2px solid palette(midlight); } "
 
 
 class MainWindow(QMainWindow):
+    visible_tagged = Signal(int, object)  # (paste number, entities of its visible part): see add_texts
+    _pastes = 0  # pastes so far; a newer one makes an older one's preview stale
+
     def __init__(self, repo: Repository, registry: ModelRegistry, *, model_dir: Path | None = None) -> None:
         super().__init__()
         self.repo = repo
@@ -168,6 +171,7 @@ class MainWindow(QMainWindow):
         FlowLayout(self.legend)  # wraps: many types never make the text panel wider than the window
         self.view = EntityTextView()
         self.view.entity_clicked.connect(self._on_entity_clicked)
+        self.visible_tagged.connect(self._on_visible_tagged)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
         self.placeholder = QLabel("Paste Bangla clinical text (Ctrl+V) or import files (Ctrl+O) to begin.")
@@ -627,12 +631,16 @@ class MainWindow(QMainWindow):
 
     def label_key(self, label: str) -> None:
         """A type's hotkey: add the selection as that type, or relabel the selected entity."""
+        if self.current_id is None:  # pasted text still being tagged (its highlights are a preview)
+            return
         if self.view.selection():
             self.add_selection(label)
         elif self.view.selected_id is not None:
             self._edit(partial(self.repo.relabel, self.view.selected_id, label))
 
     def add_selection(self, label: str) -> None:
+        if self.current_id is None:  # pasted text still being tagged: nothing stored to edit yet
+            return
         span = self.view.selection()
         if span is None:
             self.statusBar().showMessage("Select some text first", 4000)
@@ -862,11 +870,26 @@ class MainWindow(QMainWindow):
         self.add_texts([PendingDocument(title, text, "clipboard", [], "model")])
 
     def add_texts(self, pending: list[PendingDocument]) -> None:
-        """Tag pasted text in the background, then store and show it."""
+        """Show pasted text at once; tag its visible part, then all of it, in the background; store and show it.
+
+        Each window of a note gets the same scores alone as in the whole note (engine.tagger), so the visible
+        part's highlights are those of the stored document, except near the part's end, which is left out.
+        """
         tagger = self.tagger
         chars = sum(len(d.text) for d in pending)
+        self._pastes += 1
+        paste, before = self._pastes, self.current_id
+        visible = self._show_pasted(pending[0].text) if tagger is not None and len(pending) == 1 else None
 
         def work(progress, cancelled):
+            if tagger is not None and visible is not None:
+                shown, cut = visible
+                try:  # stops when another paste replaces this text; the whole text is still tagged and stored
+                    first = tagger.tag_many([pending[0].text[:cut]],
+                                            cancelled=lambda: cancelled() or paste != self._pastes)[0]
+                    self.visible_tagged.emit(paste, [e for e in first if e.end <= shown])
+                except OperationCancelled:
+                    check_cancelled(cancelled)
             if tagger is not None:
                 def step(done: int, total: int) -> None:
                     progress(done, total, f"Finding entities in {chars:,} characters…")
@@ -877,11 +900,51 @@ class MainWindow(QMainWindow):
             return pending
 
         # a short note is tagged before a dialog could appear; a long paste gets progress and Cancel
+        def back() -> None:  # nothing stored: show again what was shown before the paste
+            if paste == self._pastes and self.current_id is None:
+                self.show_document(before if before is not None and self.repo.exists(before) else None)
+
+        def store(result: list[PendingDocument]) -> None:
+            if paste == self._pastes:
+                self._store(result)
+                back()
+                return
+            # a later paste is on screen (stored, or still being tagged): store this one, keep that one shown
+            keep, shown = self.current_id, (self.view.text, list(self.view._entities))
+            self._store(result)
+            if keep is not None:
+                self.show_document(keep)
+            else:
+                self._show_pasted(shown[0])
+                self.view.set_entities(shown[1])
+
         run_in_background(self, work, title="Tagging the pasted text" if chars > 20_000 else None,
-                          on_success=self._store,
-                          on_failure=lambda m: QMessageBox.warning(self, "Tagging failed", m),
-                          on_cancel=lambda: self.statusBar().showMessage(
-                              "Tagging cancelled; the pasted text was not added", 8000))
+                          on_success=store,
+                          on_failure=lambda m: (back(), QMessageBox.warning(self, "Tagging failed", m)),
+                          on_cancel=lambda: (back(), self.statusBar().showMessage(
+                              "Tagging cancelled; the pasted text was not added", 8000)))
+
+    def _show_pasted(self, text: str) -> tuple[int, int] | None:
+        """Show ``text`` unstored, without highlights; the end of its visible part and where to cut it for tagging
+        (None: short enough to tag whole at once)."""
+        self.current_id = None  # edits wait for the stored document
+        self.placeholder.setVisible(False)
+        self.view.setVisible(True)
+        self.view.show_document(text, [])
+        self.entities.set_rows(text, [])
+        self.details.setText("")
+        self.setWindowTitle("Finding entities in the pasted text… — Bangla MedER")
+        corner = QPoint(self.view.viewport().width() - 1, self.view.viewport().height() - 1)
+        shown = self.view.from_qt(self.view.cursorForPosition(corner).position())
+        cut = text.find(" ", shown + 200)  # a margin, so entities near the visible end are seen whole
+        return (shown, cut) if 0 < cut < len(text) * 0.7 else None
+
+    def _on_visible_tagged(self, paste: int, entities: list) -> None:
+        if paste != self._pastes or self.current_id is not None:  # another text, or the stored one, is shown now
+            return
+        version = self.tagger.version if self.tagger else ""
+        self.view.set_entities([StoredEntity(-1 - i, -1, e.start, e.end, e.label, "model", "suggested", e.confidence,
+                                             version, e.assertion) for i, e in enumerate(entities)])
 
     def import_dialog(self) -> None:
         patterns = " ".join(f"*{s}" for s in file_formats.import_suffixes())
