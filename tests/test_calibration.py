@@ -129,3 +129,41 @@ def test_config_fields_old_folders_and_damaged_values(tmp_path):
             ModelConfig.load(tmp_path)
     with pytest.raises(ValueError, match="positive"):
         CRFDecoder.from_scores(TAGS, np.zeros(5), np.zeros(5), np.zeros((5, 5)), temperature=0.0)
+
+
+def test_trainer_tune_writes_the_choice_into_the_folder_and_the_app_applies_it(tiny_bundle, tmp_path, capsys):
+    """`python -m trainer tune` end to end on a tiny INT8 folder and a HealthNER-format folder."""
+    import shutil
+
+    from engine.manifest import verify_manifest
+    from engine.runtime import load_tagger
+    from engine.trainer_contract import ExitCode
+    from trainer.__main__ import main
+    from trainer.evaluate import evaluate_files
+
+    data, folder = tmp_path / "data", tmp_path / "student-int8"
+    data.mkdir()
+    records = []
+    for i in range(40):
+        text, labels = f"রোগী {i} নাপা খান".split(), ["O", "O", "B-Medicine", "O"]
+        if i % 2 == 0:
+            text, labels = text + ["মাথা", "ব্যথা"], labels + ["B-Symptom", "I-Symptom"]
+        records.append({"text": " ".join(text), "labels": labels})
+    (data / "healthner-a.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    shutil.copytree(tiny_bundle / "student-int8", folder)
+    args = ["tune", "--model", str(folder), "--data", str(data), "--cache", str(tmp_path / "cache")]
+    assert main([*args, "--write", str(folder), "--json", str(tmp_path / "a.json"), "--baseline", "mbr 0.5"]) == 0
+    result = json.loads((tmp_path / "a.json").read_text())
+    assert result["current"] == "MBR 0.5" and set(result["dev"]) == set(result["test"])
+    verify_manifest(folder)  # rewritten after config.json changed
+    config = ModelConfig.load(folder)
+    assert (config.decoder, config.confidence_temperature) == (result["decoder"], result["temperature"])
+    assert config.suggestion_levels == result["levels"] and set(config.training["dev_decoders"]) == set(result["dev"])
+    tagger = load_tagger(folder)
+    assert tagger.decoder.temperature == result["temperature"] and tagger.decoding == result["decoder"]
+    assert main([*args, "--json", str(tmp_path / "b.json"), "--baseline", "mbr 0.5"]) == 0  # scores from the cache
+    assert json.loads((tmp_path / "b.json").read_text())["dev"] == result["dev"]
+    assert main([*args, "--baseline", "mbr"]) == ExitCode.REFUSED
+    assert "--baseline must be" in capsys.readouterr().err
+    scored = evaluate_files(folder, [], test_split_of=data)
+    assert {"review_effort_per_100", "review_actions_per_100", "missed_share", "ece"} <= set(scored)
