@@ -76,3 +76,27 @@ def test_the_levels_differ_on_the_bundled_model(qtbot, window):
     """The three entries are three different decoders, so the setting changes what is suggested."""
     config = ModelConfig.load(window.model_dir)
     assert len({config.decoding_for(level) for level in ("more", "balanced", "fewer")}) == 3
+
+
+def test_the_offered_retag_shows_progress_and_cancel_keeps_every_document(qtbot, open_window, tmp_path):
+    from PySide6.QtWidgets import QProgressDialog, QPushButton
+
+    path = tmp_path / "many.sqlite3"
+    repo = Repository(path)
+    long_text = " ".join(TEXTS * 12)  # several windows each, so the re-tag takes long enough to cancel
+    repo.add_documents([NewDocument(f"note {i}", f"{i} {long_text}", "t.txt", [Entity(0, 1, "Age", 0.5)])
+                        for i in range(120)], origin="model", model_version="old")
+    repo.close()
+    window = open_window(Repository(path), tmp_path)
+    before = {d.id: window.repo.entities(d.id) for d in window.repo.documents()}
+    choose(window, "fewer")
+    qtbot.mouseClick(offer(window).button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(d.isVisible() for d in window.findChildren(QProgressDialog)), timeout=20000)
+    dialog = next(d for d in window.findChildren(QProgressDialog) if d.isVisible())
+    assert "Re-tagging" in dialog.windowTitle()
+    qtbot.mouseClick(dialog.findChild(QPushButton), Qt.MouseButton.LeftButton)  # its only button: Cancel
+    qtbot.waitUntil(lambda: not any(d.isVisible() for d in window.findChildren(QProgressDialog)), timeout=20000)
+    qtbot.wait(300)
+    assert {d.id: window.repo.entities(d.id) for d in window.repo.documents()} == before
+    assert not (window.repo.undo_status()[0] or "").startswith("re-tag")
+    window.repo.close()
