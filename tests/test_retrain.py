@@ -130,3 +130,19 @@ def test_too_few_reviewed_documents_is_a_clear_error(tmp_path, tiny_bundle):
                              str(tmp_path / "models"), "--bundled", str(tiny_bundle)],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == ExitCode.REFUSED and "at least 10 reviewed documents; there are 3" in result.stderr
+
+
+def test_cancel_during_evaluate_keeps_no_version(tmp_path, tiny_bundle):
+    db = make_db(tmp_path / "meder.sqlite3", reviewed=40)  # enough evidence: without the cancel it is promoted
+    stage = []
+
+    def note(event):
+        if isinstance(event, Stage):
+            stage.append(event.stage)
+
+    with pytest.raises(OperationCancelled):
+        retrain(db, tmp_path / "models", tiny_bundle, preset_override=TINY, progress=note,
+                cancelled=lambda: stage[-1:] == ["evaluate"])
+    registry = ModelRegistry(tmp_path / "models", tiny_bundle)
+    assert stage[-1] == "evaluate" and [v.version for v in registry.versions()] == [BUNDLED]
+    assert registry.active().version == BUNDLED and not list((tmp_path / "models").glob(".meder-tmp-*"))

@@ -217,17 +217,20 @@ def retrain(db: Path, models_dir: Path, bundled_dir: Path, *, preset: str = "qui
 
         say(Stage("evaluate"))
         new_tagger, old_tagger = _load_or_error(temp / STUDENT_INT8), _load_or_error(active.student)
-        checked = Comparison(new=_score(new_tagger, held_out), active=_score(old_tagger, held_out))
+        checked = Comparison(new=_score(new_tagger, held_out, cancelled=cancelled),
+                             active=_score(old_tagger, held_out, cancelled=cancelled))
         evidence = Evidence(reviewed=len(reviewed), documents=checked.new.documents, entities=checked.new.entities)
         report = RetrainReport(
             version=version, previous=active.version, preset=preset,
             counts=Counts(reviewed=len(reviewed), held_out=n_hold, train=len(train), unreviewed=len(unreviewed),
                           replay=len(replay), new_types=tuple(new_types)),
             held_out=checked, decision=decide(new=checked.new, active=checked.active, held_out=evidence),
-            base_test=Comparison(_score(new_tagger, base_test), _score(old_tagger, base_test)) if base_test else None,
+            base_test=Comparison(_score(new_tagger, base_test, cancelled=cancelled),
+                                 _score(old_tagger, base_test, cancelled=cancelled)) if base_test else None,
             seconds=round(time.monotonic() - started))
         (temp / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False),
                                           encoding="utf-8")
+        check_cancelled(cancelled)  # the last moment a Cancel can still change nothing
         registry.commit_version(temp, version)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
@@ -270,8 +273,12 @@ def _load_or_error(folder: Path) -> Tagger | str:
         return str(exc)
 
 
-def _score(tagger: Tagger | str, docs: list[Document]) -> Score:
-    """How ``tagger`` does on ``docs``, counts first; a failure is an error, never a score of 0.0."""
+EVALUATE_CHUNK = 16  # documents scored between two looks at Cancel
+
+
+def _score(tagger: Tagger | str, docs: list[Document], *, cancelled: IsCancelled | None = None) -> Score:
+    """How ``tagger`` does on ``docs``, counts first; a failure is an error, never a score of 0.0. Predicted a few
+    documents at a time, so that a Cancel during "evaluate" stops it (each document is tagged on its own anyway)."""
     docs = [d for d in docs if d.tokens()]
     words = [d.tokens() for d in docs]
     gold = [entities_to_tags(w, d.entities) for w, d in zip(words, docs)]
@@ -279,7 +286,10 @@ def _score(tagger: Tagger | str, docs: list[Document]) -> Score:
     if isinstance(tagger, str):
         return Score(documents=len(docs), entities=entities, error=tagger)
     try:
-        predicted = tagger.predict_tags(words)
+        predicted = []
+        for at in range(0, len(words), EVALUATE_CHUNK):
+            check_cancelled(cancelled)
+            predicted += tagger.predict_tags(words[at:at + EVALUATE_CHUNK])
         metrics = score(gold, predicted)
     except ValueError as exc:  # e.g. no entities in the held-out documents
         return Score(documents=len(docs), entities=entities, error=str(exc))
