@@ -7,7 +7,8 @@ student as shipped); the trainer plugs its torch models in the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -23,6 +24,7 @@ from engine.text import Word, split_words
 from engine.tokenizer import SubwordTokenizer, Window
 
 _WORDS_PER_UNIT = 200  # decoding this many words costs about what one window's forward pass does
+_SHOWN_MARGIN = 30  # words decoded past the part on screen, so the entities ending in it are seen whole
 
 
 class EmissionModel(Protocol):
@@ -71,6 +73,31 @@ class Tagger:
         # every path from text to suggestions (import, paste, re-tag, extract) passes here, so it is done once
         return [[replace(e, assertion=a) for e, a in zip(entities, self.assertions(text, entities))]
                 for text, entities in zip(texts, found)]
+
+    def tag_shown_first(self, text: str, shown: int, *, on_shown: Callable[[list[Entity]], None],
+                        progress: Progress | None = None, cancelled: IsCancelled | None = None) -> list[Entity]:
+        """The entities :meth:`tag` finds in ``text``; on the way, ``on_shown`` gets those ending by character
+        ``shown`` (the part on screen) as soon as the windows covering it went through the model.
+
+        A window's scores never depend on the others (:meth:`_word_emissions`), so the shown part's scores are
+        the final ones and no window runs twice; only the decoding near the part's end may change once the
+        rest is known. ``progress(done, total)`` counts windows.
+        """
+        words = split_words(text)
+        jobs = [(0, w) for w in self.tokenizer.windows([w.text for w in words])]
+        out = [np.zeros((len(words), self.decoder.num_tags), dtype=np.float32)]
+        need = bisect_left([w.start for w in words], shown) + _SHOWN_MARGIN
+        early = next((k + 1 for k, (_, w) in enumerate(jobs) if w.owned_last >= need), len(jobs))
+        if early < len(jobs):
+            self._run_windows(jobs[:early], out, progress=progress, cancelled=cancelled, total=len(jobs))
+            part = words[:jobs[early - 1][1].owned_last]
+            found = [e for e in self._decode(part, out[0][:len(part)], cancelled=cancelled) if e.end <= shown]
+            on_shown([replace(e, assertion=a) for e, a in zip(found, self.assertions(text, found))])
+        self._run_windows(jobs[early:] if early < len(jobs) else jobs, out, progress=progress, cancelled=cancelled,
+                          total=len(jobs), before=early if early < len(jobs) else 0)
+        check_cancelled(cancelled)
+        found = self._decode(words, out[0], cancelled=cancelled)
+        return [replace(e, assertion=a) for e, a in zip(found, self.assertions(text, found))]
 
     def assertions(self, text: str, entities: Sequence[Entity]) -> list[str]:
         """The assertion of each entity of ``text`` (in their order), as this model folder decides it.
@@ -147,8 +174,13 @@ class Tagger:
         for i, words in enumerate(documents):
             check_cancelled(cancelled)  # splitting a pasted book into windows takes seconds
             jobs.extend((i, w) for w in self.tokenizer.windows([w.text for w in words]))
-        total = len(jobs)
-        for done, (doc, w) in enumerate(jobs, 1):
+        self._run_windows(jobs, out, progress=progress, cancelled=cancelled, total=len(jobs))
+        return out
+
+    def _run_windows(self, jobs: Sequence[tuple[int, Window]], out: list[np.ndarray], *, progress: Progress | None,
+                     cancelled: IsCancelled | None, total: int, before: int = 0) -> None:
+        """Scores of each (document, window) into ``out[document]``, at the words the window owns."""
+        for done, (doc, w) in enumerate(jobs, before + 1):
             check_cancelled(cancelled)
             ids = np.array([w.input_ids], dtype=np.int64)  # shape: (1, pieces)
             scores = self.model.emissions(ids, np.ones_like(ids))
@@ -156,7 +188,6 @@ class Tagger:
             out[doc][w.owned_first:w.owned_last] = scores[0, w.word_positions[a:z]]
             if progress is not None:
                 progress(done, total)
-        return out
 
     def _decode(self, words: list[Word], emissions: np.ndarray, *, progress: Progress | None = None,
                 cancelled: IsCancelled | None = None) -> list[Entity]:

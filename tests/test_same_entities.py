@@ -63,3 +63,15 @@ def test_thread_count_does_not_change_the_entities(notes, tagger):
     texts = [d.text for d in notes[:80]]
     one_thread = load_tagger(bundled_model(), threads=1)
     assert [entities(one_thread.tag(t)) for t in texts] == [entities(tagger.tag(t)) for t in texts]
+
+
+def test_the_part_on_screen_first_then_the_same_entities_as_tagging_at_once(notes, tagger):
+    text = "\n".join(d.text for d in notes[:60])
+    shown = len(text) // 4
+    early = []
+    found = tagger.tag_shown_first(text, shown, on_shown=early.append)
+    assert entities(found) == entities(tagger.tag(text))  # the same windows, each run once
+    [part] = early
+    assert part and all(e.end <= shown for e in part)
+    # the shown part's scores are final; only decoding near its end could still change
+    assert len(set(entities(part)) & set(entities(found))) >= 0.9 * len(part)

@@ -39,7 +39,7 @@ from app.gui.import_dialog import ImportChoicesDialog, without_path
 from app.gui.suggestions import SuggestionLevels
 from app.gui.table_models import DocumentTableModel, EntityTableModel, TitleDelegate, local_time
 from app.gui.text_view import EntityTextView
-from engine.errors import MederError, OperationCancelled, StorageError
+from engine.errors import MederError, StorageError
 from engine.exporting import export
 from engine.formats import registry as file_formats
 from engine.formats.registry import Source
@@ -872,8 +872,8 @@ class MainWindow(QMainWindow):
     def add_texts(self, pending: list[PendingDocument]) -> None:
         """Show pasted text at once; tag its visible part, then all of it, in the background; store and show it.
 
-        Each window of a note gets the same scores alone as in the whole note (engine.tagger), so the visible
-        part's highlights are those of the stored document, except near the part's end, which is left out.
+        The visible part's windows go through the model first (Tagger.tag_shown_first), so its highlights come
+        early and are those of the stored document, bar the odd one whose decoding the rest of the text changes.
         """
         tagger = self.tagger
         chars = sum(len(d.text) for d in pending)
@@ -882,18 +882,15 @@ class MainWindow(QMainWindow):
         visible = self._show_pasted(pending[0].text) if tagger is not None and len(pending) == 1 else None
 
         def work(progress, cancelled):
-            if tagger is not None and visible is not None:
-                shown, cut = visible
-                try:  # stops when another paste replaces this text; the whole text is still tagged and stored
-                    first = tagger.tag_many([pending[0].text[:cut]],
-                                            cancelled=lambda: cancelled() or paste != self._pastes)[0]
-                    self.visible_tagged.emit(paste, [e for e in first if e.end <= shown])
-                except OperationCancelled:
-                    check_cancelled(cancelled)
             if tagger is not None:
                 def step(done: int, total: int) -> None:
                     progress(done, total, f"Finding entities in {chars:,} characters…")
 
+                if visible is not None:  # a preview that another paste makes stale (_on_visible_tagged drops it)
+                    pending[0].entities = tagger.tag_shown_first(
+                        pending[0].text, visible, on_shown=lambda found: self.visible_tagged.emit(paste, found),
+                        progress=step, cancelled=cancelled)
+                    return pending
                 for doc, ents in zip(pending, tagger.tag_many([d.text for d in pending], progress=step,
                                                               cancelled=cancelled)):
                     doc.entities = ents
@@ -924,9 +921,9 @@ class MainWindow(QMainWindow):
                           on_cancel=lambda: (back(), self.statusBar().showMessage(
                               "Tagging cancelled; the pasted text was not added", 8000)))
 
-    def _show_pasted(self, text: str) -> tuple[int, int] | None:
-        """Show ``text`` unstored, without highlights; the end of its visible part and where to cut it for tagging
-        (None: short enough to tag whole at once)."""
+    def _show_pasted(self, text: str) -> int | None:
+        """Show ``text`` unstored, without highlights; where its visible part ends (None: most of it is visible,
+        so it is tagged whole at once)."""
         self.current_id = None  # edits wait for the stored document
         self.placeholder.setVisible(False)
         self.view.setVisible(True)
@@ -936,8 +933,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Finding entities in the pasted text… — Bangla MedER")
         corner = QPoint(self.view.viewport().width() - 1, self.view.viewport().height() - 1)
         shown = self.view.from_qt(self.view.cursorForPosition(corner).position())
-        cut = text.find(" ", shown + 200)  # a margin, so entities near the visible end are seen whole
-        return (shown, cut) if 0 < cut < len(text) * 0.7 else None
+        return shown if shown < len(text) * 0.7 else None
 
     def _on_visible_tagged(self, paste: int, entities: list) -> None:
         if paste != self._pastes or self.current_id is not None:  # another text, or the stored one, is shown now
