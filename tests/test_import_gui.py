@@ -239,3 +239,19 @@ def test_an_update_the_database_refuses_is_kept_for_retry(open_window, qtbot, tm
     assert labels(window.repo, TEXT_A) == ["Health Condition"] and window.repo.counts()["documents"] == 2
     assert window.unsaved == [] and not window.retry_action.isVisible() and len(seen) == 1
     window.repo.close()
+
+
+def test_a_whole_import_is_one_undo_step_in_the_window(qtbot, window, tmp_path):
+    notes = []
+    for n, note in enumerate(NOTES):
+        notes.append(tmp_path / f"note{n}.txt")
+        notes[-1].write_text(note, encoding="utf-8")
+    window.import_files(notes)
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith(f"Imported {len(NOTES)} document(s)"),
+                    timeout=30000)
+    assert len(window.documents.rows) == len(NOTES)
+    assert window.undo_action.text() == f"Undo import {len(NOTES)} document(s)"
+    window.undo()
+    assert window.documents.rows == [] and window.repo.counts()["documents"] == 0
+    window.redo()
+    assert len(window.documents.rows) == len(NOTES)
