@@ -451,6 +451,9 @@ def verdict(report: RetrainReport) -> str:
             more = " Review more documents that contain entities so that the next retraining can judge."
         parts.append(f"It is kept as version {report.version}, which you can activate by hand in "
                      f"Model › Versions.{more}")
+    effort = effort_words(report.held_out)
+    if effort:
+        parts.append(effort)
     if new.ok and active.ok:
         interval = f" (95 % interval {new.f1_ci95[0]:.3f}–{new.f1_ci95[1]:.3f})" if new.f1_ci95 else ""
         chance = (" The difference is within chance: on so few documents it says little." if decision.within_chance
@@ -458,6 +461,24 @@ def verdict(report: RetrainReport) -> str:
         parts.append(f"\n\nStrict F1 on these documents: new model {new.f1:.3f}{interval}, current model "
                      f"{active.f1:.3f}.{chance}")
     return " ".join(parts).replace(" \n\n", "\n\n")
+
+
+def review_effort(score: Score) -> float | None:
+    """Review actions per 100 gold entities on the held-out documents (``trainer.metrics``, counted by
+    :mod:`engine.review_effort`); None for a score without it (a failed check, an earlier release's report)."""
+    value = score.metrics.get("review_effort_per_100") if score.ok else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def effort_words(comparison: Comparison) -> str:
+    """What a retraining bought, in the reviewer's currency: key presses and clicks per 100 entities."""
+    new, active = review_effort(comparison.new), review_effort(comparison.active)
+    if new is None or active is None:
+        return ""
+    change = ("the same" if round(new) == round(active) else
+              f"{abs(active - new) / active:.0%} {'less' if new < active else 'more'} work" if active else "")
+    return (f"Reviewing these documents would take about {new:.0f} key presses or clicks per 100 entities with the "
+            f"new model and {active:.0f} with the current one ({change}).")
 
 
 def comparison_text(comparison: Comparison) -> str:

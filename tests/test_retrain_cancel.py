@@ -136,3 +136,29 @@ def test_a_reviewed_set_with_entities_is_summarised_without_warning(qtbot, tmp_p
     dialog = open_dialog(qtbot, tmp_path, trainer(tmp_path, stubborn=False), db=path)
     assert "10 reviewed documents with 10 entities" in dialog.summary.text() and not dialog.warning.isVisible()
     dialog.repo.close()
+
+
+def test_the_verdict_and_the_versions_chart_show_what_retraining_bought(qtbot, tmp_path, tiny_bundle):
+    """A real (tiny) retraining: the verdict gives both models' review effort on the set-aside documents, and
+    Model › Versions draws the version's check beside the model before it."""
+    from test_retrain import TINY
+
+    from app.gui.versions_dialog import Checked, VersionsDialog
+    from trainer.retrain import retrain
+
+    repo_path = make_db(tmp_path / "clinic.sqlite3", reviewed=40)
+    registry = ModelRegistry(tmp_path / "models", tiny_bundle)
+    result = retrain(repo_path, registry.dir, tiny_bundle, preset_override=TINY)
+    new, before = result.held_out.new, result.held_out.active
+    effort_new, effort_before = new.metrics["review_effort_per_100"], before.metrics["review_effort_per_100"]
+    assert (f"about {effort_new:.0f} key presses or clicks per 100 entities with the new model and "
+            f"{effort_before:.0f} with the current one") in result.verdict()
+    versions = VersionsDialog(None, registry, lambda: None)
+    qtbot.addWidget(versions)
+    versions.show()
+    assert versions.chart.points == [Checked(result.version, new.documents, new.f1, before.f1, effort_new,
+                                             effort_before)]
+    assert versions.chart.isVisible() and versions.chart_note.isVisible()
+    image = versions.chart.grab().toImage()
+    drawn = {image.pixelColor(x, y).name() for x in range(0, image.width(), 3) for y in range(0, image.height(), 3)}
+    assert "#1f6fb2" in drawn  # the dots and the line are painted
