@@ -17,7 +17,7 @@ from engine.formats import MAX_TEXT_BYTES, read_documents
 from engine.formats.registry import Format, ReadOptions, Source, formats, guess, import_suffixes
 from engine.formats.tables import TableLayout
 from engine.limits import MAX_DOCUMENT_CHARS
-from engine.progress import IsCancelled, MessageProgress, check_cancelled, titled
+from engine.progress import IsCancelled, MessageProgress, Progress, check_cancelled, titled
 from engine.spans import Document, Entity, type_name_problem
 from engine.tagger import Tagger
 
@@ -119,7 +119,8 @@ def storable(text: str) -> str:
 
 
 def read_file(path: Path | Source, *, text_column: str | int | None = None, sheet: str | None = None,
-              known_types: Collection[str] = (), notes: list[str] | None = None) -> list[PendingDocument]:
+              known_types: Collection[str] = (), notes: list[str] | None = None, progress: Progress | None = None,
+              cancelled: IsCancelled | None = None) -> list[PendingDocument]:
     """Documents of one file, untagged and checked (:func:`check_document`); raises :class:`FormatError`.
 
     The format is the registry's best guess from the file's name and head (:func:`engine.formats.registry.guess`);
@@ -132,11 +133,13 @@ def read_file(path: Path | Source, *, text_column: str | int | None = None, shee
         raise FormatError(path, "the file is empty")
     fmt = file_format(source)
     options = ReadOptions(known_types=known_types, column=text_column, sheet=sheet,
-                          notes=notes if notes is not None else [])
+                          notes=notes if notes is not None else [], progress=progress, cancelled=cancelled)
     origin, name = storable(str(path)), storable(path.name)
     docs = [_pending(d, f"{name} #{i + 1}", origin)
             for i, d in enumerate(read_documents(source, fmt, options)) if d.text.strip() or d.entities]
-    for doc in docs:
+    for n, doc in enumerate(docs):
+        if n % 1000 == 0:
+            check_cancelled(cancelled)
         check_document(doc)
     return docs
 
@@ -280,7 +283,8 @@ def import_files(paths: Sequence[Path], tagger: Tagger | None, *, text_column: s
         file_notes: list[str] = []
         try:
             docs = read_file((sources or {}).get(path, path), text_column=choice.column, sheet=choice.sheet,
-                             known_types=known_types, notes=file_notes)
+                             known_types=known_types, notes=file_notes, cancelled=cancelled,
+                             progress=titled(progress, storable(f"reading {path.name}")))
         except OperationCancelled:
             raise
         except (MederError, OSError, UnicodeError) as exc:

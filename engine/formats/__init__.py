@@ -190,7 +190,8 @@ def _sniff_jsonl(source: Source, *, prodigy: bool) -> float:
 
 
 def _read_jsonl(source: Source, options: ReadOptions) -> list[Document]:
-    return jsonl.parse(source.text(), source.path, notes=options.notes)
+    return jsonl.parse(source.text(), source.path, notes=options.notes, progress=options.progress,
+                       cancelled=options.cancelled)
 
 
 def _sniff_json(source: Source) -> str | None:

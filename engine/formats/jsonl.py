@@ -14,6 +14,7 @@ from pathlib import Path
 from engine.errors import FormatError
 from engine.formats.healthner import check_json_depth, json_errors
 from engine.formats.regions import has_astral, keep_fitting, place, to_utf16, utf16_offsets
+from engine.progress import IsCancelled, Progress, check_cancelled
 from engine.spans import ASSERTIONS, PRESENT, Document, Entity
 from engine.text import split_words
 
@@ -31,8 +32,10 @@ def metadata_value(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def parse(text: str, path: str | Path, *, notes: list[str] | None = None) -> list[Document]:
-    """Documents of a JSONL file (doccano, Prodigy or Label Studio tasks, line by line)."""
+def parse(text: str, path: str | Path, *, notes: list[str] | None = None, progress: Progress | None = None,
+          cancelled: IsCancelled | None = None) -> list[Document]:
+    """Documents of a JSONL file (doccano, Prodigy or Label Studio tasks, line by line); ``progress`` hears the
+    characters read so far every few hundred lines, and ``cancelled`` is asked as often."""
     from engine.formats import labelstudio
 
     docs: list[Document] = []
@@ -42,7 +45,13 @@ def parse(text: str, path: str | Path, *, notes: list[str] | None = None) -> lis
     binary_docs: dict[str, Document] = {}
     unlabelled: list[int] = []  # doccano records with an empty label list
     # lines end at "\n" only: a text may hold U+2028, U+0085... which str.splitlines() would cut at
+    done, total = 0, len(text)
     for number, line in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
+        done += len(line) + 1
+        if number % 500 == 0:  # a 50 MB file moves the bar within the first second, and Cancel stops it
+            check_cancelled(cancelled)
+            if progress is not None:
+                progress(min(done, total), total)
         if not line.strip():
             continue
         check_json_depth(line, path, number)

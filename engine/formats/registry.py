@@ -16,7 +16,7 @@ from pathlib import Path
 
 from engine.errors import FormatError
 from engine.limits import MAX_FILE_BYTES
-from engine.progress import IsCancelled
+from engine.progress import IsCancelled, Progress
 from engine.spans import Document
 
 HEAD_CHARS = 65_536  # what sniffers look at
@@ -97,6 +97,9 @@ class ReadOptions:
     column: str | int | None = None
     sheet: str | None = None
     notes: list[str] = field(default_factory=list)
+    # a long read says how far it is (characters of the file: done, total) and stops at the user's Cancel
+    progress: Progress | None = None
+    cancelled: IsCancelled | None = None
 
 
 @dataclass(frozen=True)

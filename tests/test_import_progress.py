@@ -1,0 +1,38 @@
+"""A long JSONL import says how far it is while the file is read, and stops at Cancel with nothing kept."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.errors import OperationCancelled
+from engine.importing import import_files
+
+
+def _doccano(path, lines: int) -> None:
+    path.write_text("".join(json.dumps({"text": f"রোগী {i}: জ্বর আছে", "label": [[8 + len(str(i)), 12 + len(str(i)),
+                                                                                 "Symptom"]]}, ensure_ascii=False)
+                            + "\n" for i in range(lines)), encoding="utf-8")
+
+
+def test_reading_reports_characters_read_as_it_goes(tmp_path):
+    path = tmp_path / "big.jsonl"
+    _doccano(path, 3000)
+    calls = []
+    batch = import_files([path], None, progress=lambda done, total, what: calls.append((done, total, what)))
+    assert len(batch.documents) == 3000 and not batch.errors
+    reading = [(done, total) for done, total, what in calls if what == "reading big.jsonl" and total > 1]
+    size = len(path.read_text(encoding="utf-8"))
+    assert len(reading) == 6 and all(total == size for _, total in reading)  # every 500 lines
+    assert [done for done, _ in reading] == sorted(done for done, _ in reading) and reading[-1][0] <= size
+
+
+def test_cancel_while_reading_stops_the_import(tmp_path):
+    path = tmp_path / "big.jsonl"
+    _doccano(path, 3000)
+    seen = []
+    with pytest.raises(OperationCancelled):
+        import_files([path], None, progress=lambda done, total, what: seen.append(done),
+                     cancelled=lambda: len(seen) >= 3)
+    assert len(seen) == 3
