@@ -2,8 +2,12 @@
 
     .venv/bin/python scripts/bench_fuzz.py [--count 2100] [--seed 1] [--timeout 60]
 
-Mutants come from ``tests/import_mutants.py`` (the same mutator as ``tests/test_fuzz_import.py``); each
-is imported between two good files and stored into a real temporary database, in a worker process that is
+Mutants come from ``tests/import_mutants.py`` (the same mutator as ``tests/test_fuzz_import.py``: flipped bytes,
+cuts, huge lines, deep nesting, wrong values and offsets, bad labels, damaged workbook parts, and the cases of
+issue 23: formula-like type names and metadata keys, rows wider than Excel's 16,384 columns, NULs in a BOM'd
+header, doccano lines with empty label lists, one-line notes of about 2 MB, byte-order marks before byte soup).
+Each is imported between two good files, exported to Excel (no formula cell, no document left out) and stored
+into a real temporary database, in a worker process that is
 killed and replaced when one input takes longer than ``--timeout`` seconds (a hang). Prints counts: inputs,
 imported, clear errors, crashes (an exception, or a reader failing in a way it did not plan), silently
 wrong (a broken batch rule or a stored span that is not what the file states), hangs, and peak memory.
@@ -126,15 +130,22 @@ def main() -> int:
     pool = Pool()
     counts: Counter = Counter()
     by_format: dict[str, Counter] = {fmt: Counter() for fmt in FORMATS}
+    by_mutation: dict[str, Counter] = {}
+    slowest = (0.0, "")
     examples: dict[str, list[str]] = {}
     peak = (0.0, "")
     began = time.perf_counter()
     per_format = -(-args.count // len(FORMATS))
     for n, (fmt, mutation, suffix, data) in enumerate(mutants(per_format, args.seed)):
+        started = time.perf_counter()
         result = pool.run((n, fmt, suffix, data), args.timeout)
+        took = time.perf_counter() - started
+        if took > slowest[0]:
+            slowest = (took, f"{fmt} #{n} ({mutation}, {len(data):,} bytes)")
         outcome, detail, rss_mb = ("hang", f"over {args.timeout:.0f} s", 0.0) if result is None else result[1:]
         counts[outcome] += 1
         by_format[fmt][outcome] += 1
+        by_mutation.setdefault(mutation.split(" + ")[0], Counter())[outcome] += 1
         if outcome not in ("ok", "error"):
             examples.setdefault(outcome, []).append(f"{fmt} #{n} ({mutation}): {detail}")
         if rss_mb > peak[0]:
@@ -149,7 +160,9 @@ def main() -> int:
         "peak_worker_rss_mb": round(peak[0]), "peak_after": peak[1],
         "children_max_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
         "seconds": round(time.perf_counter() - began, 1),
+        "slowest_input_s": round(slowest[0], 1), "slowest_input": slowest[1],
         "by_format": {fmt: dict(c) for fmt, c in by_format.items()},
+        "by_mutation": {name: dict(c) for name, c in sorted(by_mutation.items())},
         "examples": {k: v[:5] for k, v in examples.items()},
     }
     if not args.skip_healthner:

