@@ -219,3 +219,32 @@ def test_finished_background_work_is_let_go(qtbot, window, tmp_path):
     window.export_to(target)
     qtbot.waitUntil(target.exists, timeout=20000)
     qtbot.waitUntil(lambda: not window._background_ops, timeout=5000)
+
+
+def test_file_dialogs_open_where_the_user_last_was_not_in_the_install_folder(qtbot, window, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QFileDialog
+
+    clinic = tmp_path / "clinic notes"
+    clinic.mkdir()
+    (clinic / "ward.txt").write_text("রোগীর জ্বর আছে", encoding="utf-8")
+    opened = []  # the folder each dialog opened in (the platform's dialog cannot be driven in a test)
+
+    def choose(parent, title, folder, filters):
+        opened.append(folder)
+        return [str(clinic / "ward.txt")], filters
+
+    def save(parent, title, suggested, filters):
+        opened.append(str(Path(suggested).parent))
+        return "", ""  # Cancel
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(choose))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(save))
+    w = active(qtbot, window)
+    keys(qtbot, (Qt.Key.Key_O, CTRL))
+    assert opened == [str(Path.home())]
+    qtbot.waitUntil(lambda: w.repo.counts()["documents"] == 5, timeout=20000)
+    keys(qtbot, (Qt.Key.Key_O, CTRL))
+    keys(qtbot, (Qt.Key.Key_E, CTRL))  # Export to Excel: where the documents came from, until an export is made
+    assert opened[1:] == [str(clinic), str(clinic)]

@@ -944,9 +944,27 @@ class MainWindow(QMainWindow):
 
     def import_dialog(self) -> None:
         patterns = " ".join(f"*{s}" for s in file_formats.import_suffixes())
-        files, _ = QFileDialog.getOpenFileNames(self, "Import documents", "", f"Documents ({patterns});;All files (*)")
+        files, _ = QFileDialog.getOpenFileNames(self, "Import documents", self._folder("import"),
+                                                f"Documents ({patterns});;All files (*)")
         if files:
+            self._remember_folder("import", Path(files[0]).parent)
             self.import_files([Path(f) for f in files])
+
+    def _folder(self, kind: str) -> str:
+        """Where the file dialog opens: the folder last used for ``kind`` ("import", "export"), else the other
+        one, else the home folder (never the folder the app was installed in)."""
+        for key in (f"{kind}_folder", "import_folder", "export_folder"):
+            folder = self.repo.setting(key)
+            if folder and Path(folder).is_dir():
+                return folder
+        return str(Path.home())
+
+    def _remember_folder(self, kind: str, folder: Path) -> None:
+        if not self.repo.read_only:
+            try:
+                self.repo.set_setting(f"{kind}_folder", str(folder))
+            except StorageError:
+                pass  # a convenience
 
     def import_files(self, files: list[Path], text_column: str | None = None) -> None:
         """Import in the background; for spreadsheets, first ask which sheet and column hold the text, per file.
@@ -1136,9 +1154,11 @@ class MainWindow(QMainWindow):
     def export_dialog(self, name: str) -> None:
         fmt = file_formats.get(name)
         suffix = fmt.export_suffix
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt.title}", f"entities{suffix}",
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt.title}",
+                                              str(Path(self._folder("export")) / f"entities{suffix}"),
                                               f"{fmt.title} (*{suffix})")
         if path:
+            self._remember_folder("export", Path(path).parent)
             self.export_to(Path(path).with_suffix(suffix), fmt.name)
 
     def export_to(self, path: Path, fmt: str | None = None) -> None:
