@@ -96,7 +96,16 @@ def test_a_file_is_read_from_disk_once(tmp_path, monkeypatch):
 
     assert table_layout(source).header == ["id", "text"]  # the spreadsheet dialog's look
     assert [d.text for d in read_file(source)] == ["জ্বর আছে", "কাশি আছে"]  # then the import, same source
-    assert reads == ["notes.csv"]
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["id", "text"])
+    wb.active.append([1, "জ্বর আছে"])
+    wb.save(tmp_path / "notes.xlsx")
+    workbook = Source(tmp_path / "notes.xlsx")
+    assert table_layout(workbook).header == ["id", "text"]
+    assert [d.text for d in read_file(workbook)] == ["জ্বর আছে"]
+    assert reads == ["notes.csv", "notes.xlsx"]
 
 
 def test_register_refuses_a_second_format_of_one_name(toy):

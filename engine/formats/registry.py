@@ -49,7 +49,7 @@ class Source:
 
     def raw(self) -> bytes:
         """The file's bytes (a file over the size limit is refused here, naming its size)."""
-        if self._raw is None:
+        if self._raw is None:  # (read again only if asked for after the text was decoded: no reader does that)
             if self.size > MAX_FILE_BYTES:
                 raise FormatError(self.path, f"the file is {self.size / 1e6:.0f} MB; at most "
                                              f"{MAX_FILE_BYTES / 1e6:.0f} MB can be read. Split it into smaller files")
@@ -72,6 +72,7 @@ class Source:
             except FormatError as exc:
                 self._error = exc
                 raise
+            self._raw = None  # the text is what readers of text use from now on: not both in memory
         return self._text
 
     def head(self) -> str:
@@ -80,6 +81,8 @@ class Source:
             if self.size > MAX_FILE_BYTES:  # never read whole: decode the first bytes leniently
                 with open(self.path, "rb") as f:
                     self._head = f.read(HEAD_CHARS).decode("utf-8", errors="replace")
+            elif self._text is None and self.raw()[:4] == b"PK\x03\x04":  # a zip (a workbook): no text to look at
+                self._head = ""
             else:
                 try:
                     self._head = self.text()[:HEAD_CHARS]
