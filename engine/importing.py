@@ -140,6 +140,8 @@ def read_file(path: Path | Source, *, text_column: str | int | None = None, shee
     for n, doc in enumerate(docs):
         if n % 1000 == 0:
             check_cancelled(cancelled)
+            if progress is not None and n:  # the file is read; its documents are checked (50,000: seconds)
+                progress(n, len(docs))
         check_document(doc)
     return docs
 

@@ -22,10 +22,12 @@ def test_reading_reports_characters_read_as_it_goes(tmp_path):
     calls = []
     batch = import_files([path], None, progress=lambda done, total, what: calls.append((done, total, what)))
     assert len(batch.documents) == 3000 and not batch.errors
-    reading = [(done, total) for done, total, what in calls if what == "reading big.jsonl" and total > 1]
     size = len(path.read_text(encoding="utf-8"))
-    assert len(reading) == 6 and all(total == size for _, total in reading)  # every 500 lines
+    reading = [(done, total) for done, total, what in calls if what == "reading big.jsonl" and total == size]
+    assert len(reading) == 6  # characters read, every 500 lines
     assert [done for done, _ in reading] == sorted(done for done, _ in reading) and reading[-1][0] <= size
+    checking = [(done, total) for done, total, what in calls if what == "reading big.jsonl" and total == 3000]
+    assert checking == [(1000, 3000), (2000, 3000)]  # then the documents read are checked
 
 
 def test_cancel_while_reading_stops_the_import(tmp_path):
