@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 
 from engine.errors import FormatError
@@ -19,14 +18,31 @@ from engine.spans import Entity, type_name_problem
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
 
-# Both are asked once per entity about the same text: remembered for the last few texts (a str keeps its hash, so
-# a hit costs nothing), an import or export of a 1,000,000-character note with 125,000 entities stays linear.
-@lru_cache(maxsize=4)
+def _by_identity(compute):
+    """``compute(text)`` remembered for the last few text objects, found by identity: asked once per entity about
+    the same note, it runs once per note (an import or export of a 1,000,000-character note with 125,000 entities
+    stays linear). Not functools.lru_cache: an equal text that is another object (the note exported, then
+    imported) would be compared character by character on every call."""
+    recent: list[tuple[str, object]] = []
+
+    def cached(text: str):
+        for seen, value in recent:
+            if seen is text:
+                return value
+        value = compute(text)
+        recent[:] = [(text, value), *recent[:3]]
+        return value
+
+    cached.__doc__ = compute.__doc__
+    return cached
+
+
+@_by_identity
 def has_astral(text: str) -> bool:
     return _ASTRAL.search(text) is not None
 
 
-@lru_cache(maxsize=4)
+@_by_identity
 def utf16_offsets(text: str) -> Sequence[int]:
     """``out[i]`` is the UTF-16 offset of code point ``i`` (and ``out[len(text)]`` the length)."""
     out, pos = [], 0
