@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import errno
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -133,6 +134,17 @@ def _excel_time(stamp: str | None) -> datetime | str | None:
         return stamp  # not a time we wrote: shown as it is
 
 
+# An imported column that names a patient or record (patient id, MRN, reg. no, রোগী নং): the Summary sheet
+# keeps it beside the findings, so a register can be filled from it
+_IDENTIFIES = re.compile(r"(^|[\s_\-./])(id|ids|no|nr|num|number|mrn|uhid|reg|registration|record|"
+                         r"আইডি|নং|নম্বর|নাম্বার|রেজি)([\s_\-./]|$)", re.IGNORECASE)
+
+
+def identifies(field: str) -> bool:
+    """Whether an imported metadata field names the patient or record (``patient id``, ``MRN``, ``Reg. No``)."""
+    return bool(_IDENTIFIES.search(field.strip()))
+
+
 def _write_xlsx(docs: list[_SheetDocument], partial: Path, *, cancelled: IsCancelled | None) -> list[NotWritten]:
     """The rows of the three sheets (their layout: :func:`engine.formats.tables.write_workbook`).
 
@@ -161,6 +173,7 @@ def _write_xlsx(docs: list[_SheetDocument], partial: Path, *, cancelled: IsCance
             else:
                 cells[SUMMARY_ASSERTION_COLUMNS[e.assertion]].append(f"{words} ({e.label})")
         summary.append({"document": d.id, "title": d.title, "reviewed": reviewed,
+                        **{k: v for k, v in d.metadata.items() if identifies(k)},  # the register's patient id
                         **{k: "; ".join(dict.fromkeys(v)) or None for k, v in cells.items()}})
     return write_workbook(partial, doc_rows, ent_rows, summary=summary, cancelled=cancelled)
 

@@ -81,11 +81,12 @@ def test_summary_sheet_lists_present_findings_per_type_and_each_other_assertion_
     wb = load_workbook(tmp_path / "out.xlsx")
     assert wb.sheetnames == ["Entities", "Documents", "Summary"]
     rows = _rows(wb["Summary"])
-    assert rows[0] == ("document", "title", "reviewed", "Medicine", "Symptom", "Absent", "Possible", "Past",
-                       "Family", "Hypothetical")
-    assert sorted(rows[1:]) == sorted([
-        (ids["first"], "করিম, ওয়ার্ড ৩", "no", "নাপা", "কাশি; মাথা ব্যথা", "জ্বর (Symptom)", None, None, None, None),
-        (ids["second"], "খালি", "yes", None, None, None, None, None, None, None)])
+    assert rows[0] == ("document", "title", "reviewed", "patient id", "Medicine", "Symptom", "Absent", "Possible",
+                       "Past", "Family", "Hypothetical")  # the imported patient id beside the findings
+    assert sorted(rows[1:], key=str) == sorted([
+        (ids["first"], "করিম, ওয়ার্ড ৩", "no", "P-7", "নাপা", "কাশি; মাথা ব্যথা", "জ্বর (Symptom)", None, None, None,
+         None),
+        (ids["second"], "খালি", "yes", None, None, None, None, None, None, None, None)], key=str)
     assert wb["Summary"]["E2"].alignment.wrap_text or wb["Summary"]["E3"].alignment.wrap_text
 
 

@@ -609,6 +609,10 @@ SUMMARY_COLUMNS = ("document", "title", "reviewed")  # then one column per entit
 SUMMARY_ASSERTION_COLUMNS = {a: a.capitalize() for a in ASSERTIONS if a != PRESENT}
 EXCEL_DATE_FORMAT = "yyyy-mm-dd hh:mm"
 _WIDE = 80  # characters: a wrapped note reads as a paragraph
+# A wrapped row's height, set in the file: LibreOffice keeps the default height of rows without one, so a note
+# showed one or two of its lines. Points per line (Bangla script stands taller than Latin), Excel's maximum.
+LINE_POINTS = 16.5
+MAX_ROW_POINTS = 409
 _WRAPPED = {"Documents": {"text"}, "Summary": None}  # None: every column after SUMMARY_COLUMNS
 
 
@@ -702,6 +706,7 @@ def _write_sheet(ws, fixed: tuple[str, ...], rows: list[dict], *,
     wrapped = _WRAPPED.get(ws.title, set())
     wrapped = set(columns[len(fixed):]) if wrapped is None else wrapped
     widths = []
+    paragraphs: dict[int, list[tuple[int, list[int]]]] = {}  # row -> (column, each line's length) of wrapped cells
     for c, key in enumerate(columns, start=1):  # headers are text from other tools' files too: as inert
         _set_cell(ws.cell(row=1, column=c), key)
         ws.cell(row=1, column=c).font = Font(bold=True)
@@ -726,8 +731,15 @@ def _write_sheet(ws, fixed: tuple[str, ...], rows: list[dict], *,
                 left_out(row, f"the {str(safe_cell(key)[0])[:60]!r} cell ({exc.__class__.__name__})")
                 continue
             widths[c - 1] = max(widths[c - 1], min(60, len(str(value))))
+            if key in wrapped and isinstance(value, str) and (len(value) > 40 or "\n" in value):
+                paragraphs.setdefault(r, []).append((c, [len(line) for line in value.splitlines()]))
     for c, (key, width) in enumerate(zip(columns, widths, strict=True), start=1):
         ws.column_dimensions[get_column_letter(c)].width = _WIDE if key in wrapped and width >= 40 else width + 2
+    for r, cells in paragraphs.items():  # as many lines as the longest wrapped cell needs at its column's width
+        lines = max(sum(max(1, -(-n // max(int(ws.column_dimensions[get_column_letter(c)].width) - 2, 1)))
+                        for n in lengths or [0]) for c, lengths in cells)
+        if lines > 1:
+            ws.row_dimensions[r].height = min(MAX_ROW_POINTS, lines * LINE_POINTS)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
     return not_written
