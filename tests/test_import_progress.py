@@ -38,3 +38,17 @@ def test_cancel_while_reading_stops_the_import(tmp_path):
         import_files([path], None, progress=lambda done, total, what: seen.append(done),
                      cancelled=lambda: len(seen) >= 3)
     assert len(seen) == 3
+
+
+def test_a_long_csv_says_how_far_it_is_and_stops_at_cancel(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("id,note\n" + "".join(f"{i},রোগী {i}: জ্বর আছে, কাশি নেই\n" for i in range(5000)), encoding="utf-8")
+    calls = []
+    batch = import_files([path], None, text_column="note", progress=lambda done, total, what: calls.append(
+        (done, total, what)))
+    assert len(batch.documents) == 5000 and not batch.errors
+    reading = [(done, total) for done, total, what in calls if what == "reading big.csv" and total > 1]
+    assert len(reading) >= 4 and all(done <= total for done, total in reading)
+    with pytest.raises(OperationCancelled):
+        import_files([path], None, text_column="note", progress=lambda done, total, what: calls.append(done),
+                     cancelled=lambda: len(calls) > len(reading) + 3)

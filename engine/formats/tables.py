@@ -23,6 +23,7 @@ from pathlib import Path
 from engine.errors import FormatError, OperationCancelled
 from engine.formats.registry import ReadOptions, Source
 from engine.limits import MAX_DOCUMENT_CHARS, MAX_FILE_BYTES
+from engine.progress import IsCancelled, Progress, check_cancelled
 from engine.spans import ASSERTIONS, PRESENT, Document, Entity, type_name_problem
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -43,6 +44,7 @@ _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")  
 APP_DOCUMENT_COLUMNS = {"document", "title", "created", "reviewed", "reviewed at", "entities", "model version", "text",
                         "hidden direction marks", "source", "suggestions", "status"}
 _TEXT_NAMES = ("text", "note", "notes", "লেখা", "নোট", "document text", "clinical note", "content")
+_GUESS_ROWS = 200  # rows the text column is guessed from (the import dialog's preview)
 _NUMBER = re.compile(r"^[\s#\-+.,/:()0-9\u09e6-\u09ef]*$")  # ids, dates, numbers (Bangla digits too)
 
 
@@ -107,15 +109,17 @@ def inspect_table(path: str | Path | Source, *, max_rows: int = 200, sheet: str 
     return layout
 
 
-def _read(source: Source, max_rows: int | None,
-          sheet: str | None) -> tuple[TableLayout, list[tuple[int, list[str]]]]:
-    """The layout, and ``(line or row number, cells)`` of each non-blank row below the header."""
+def _read(source: Source, max_rows: int | None, sheet: str | None, *, progress: Progress | None = None,
+          cancelled: IsCancelled | None = None) -> tuple[TableLayout, list[tuple[int, list[str]]]]:
+    """The layout, and ``(line or row number, cells)`` of each non-blank row below the header; a CSV's lines read
+    are told to ``progress`` (done, total) every few thousand rows."""
     _check_size(source)
     path = source.path
     if source.suffix == ".xlsx":
         sheets, chosen, rows = _xlsx_sheet(source, sheet, max_rows)
     else:
-        sheets, chosen, rows = [], None, _non_blank(_csv_rows(source), None if max_rows is None else max_rows + 1)
+        sheets, chosen, rows = [], None, _non_blank(_csv_rows(source, progress=progress, cancelled=cancelled),
+                                                    None if max_rows is None else max_rows + 1)
     if not rows:
         raise FormatError(path, f"the sheet {chosen!r} is empty" if chosen is not None
                           else "the file has no rows with text")
@@ -131,7 +135,8 @@ def _read(source: Source, max_rows: int | None,
     else:
         header = [f"column {i + 1}" for i in range(width)]
     body = [r for _, r in rows]
-    column = guess_text_column(header if has_header else [""] * width, body)
+    # from the rows the import dialog previews: the same guess there and here, and no pass over a whole 55 MB file
+    column = guess_text_column(header if has_header else [""] * width, body[:_GUESS_ROWS])
     layout = TableLayout(sheets, chosen, header, has_header, 0 if column is None else column, body[:20],
                          title_row=title_row)
     return layout, rows
@@ -186,8 +191,10 @@ def _has_header(rows: list[list[str]]) -> bool:
     return votes > 0
 
 
-def _csv_rows(source: Source) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(source: Source, *, progress: Progress | None = None,
+              cancelled: IsCancelled | None = None) -> Iterator[tuple[int, list[str]]]:
     text, path = source.text(), source.path
+    lines = text.count("\n") + 1
     if not text.strip():
         raise FormatError(path, "the file is empty")
     # newline="": rows may end in \r\n, \n or a lone \r (Excel for Mac); quoted cells keep theirs
@@ -199,7 +206,11 @@ def _csv_rows(source: Source) -> Iterator[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     line = 1
     try:
-        for row in reader:
+        for n, row in enumerate(reader):
+            if n % 2000 == 0 and n:  # a 55 MB CSV: the bar moves and Cancel works while it is read
+                check_cancelled(cancelled)
+                if progress is not None:
+                    progress(min(line, lines), lines)
             yield line, row
             line = reader.line_num + 1
     except csv.Error as exc:
@@ -393,7 +404,8 @@ def guess_text_column(header: list[str], rows: list[list[str]]) -> int | None:
 
 
 def table_documents(path: str | Path | Source, column: str | int | None = None, *, sheet: str | None = None,
-                    notes: list[str] | None = None) -> list[TableRow]:
+                    notes: list[str] | None = None, progress: Progress | None = None,
+                    cancelled: IsCancelled | None = None) -> list[TableRow]:
     """One :class:`TableRow` per non-empty row: its text column (by name, index or guessed), a ``title`` column
     if there is one, and every other filled cell as metadata under its column's name.
 
@@ -402,7 +414,7 @@ def table_documents(path: str | Path | Source, column: str | int | None = None, 
     """
     source = _source(path)
     path = source.path
-    layout, numbered = _read(source, None, sheet)
+    layout, numbered = _read(source, None, sheet, progress=progress, cancelled=cancelled)
     header = layout.header
     if layout.title_row is not None and notes is not None:
         notes.append(f"the first row, {layout.title_row[:60]!r}, is a title above the header, not a document")
@@ -411,7 +423,8 @@ def table_documents(path: str | Path | Source, column: str | int | None = None, 
             raise FormatError(path, f"no column named {column!r}; columns are {header}")
         index = header.index(column)
     elif column is None:
-        if guess_text_column(header if layout.has_header else [""] * len(header), [r for _, r in numbered]) is None:
+        if guess_text_column(header if layout.has_header else [""] * len(header),
+                             [r for _, r in numbered[:_GUESS_ROWS]]) is None:
             raise FormatError(path, "no column with text found")
         index = layout.text_column
     else:
@@ -435,7 +448,11 @@ def table_documents(path: str | Path | Source, column: str | int | None = None, 
     skip |= set(regions)
     own_entities = _own_entities(source, notes) if own_export and source.suffix == ".xlsx" else None
     out = []
-    for line, row in numbered:
+    for n, (line, row) in enumerate(numbered):
+        if n % 2000 == 0 and n:
+            check_cancelled(cancelled)
+            if progress is not None:
+                progress(n, len(numbered))
         text = row[index] if index < len(row) else ""  # as the cell has it: a note may end in spaces
         if len(text) > MAX_DOCUMENT_CHARS:
             raise FormatError(path, f"the cell is {len(text):,} characters long; one document can hold at most "
@@ -553,7 +570,8 @@ def table_texts(path: str | Path, column: str | int | None = None) -> list[tuple
 def read_documents(source: Source, options: ReadOptions) -> list[Document]:
     """The registry's reader: one document per row (:func:`table_documents`), annotated where the table carries
     a person's entities, suggested where it carries a model's, else to be tagged."""
-    rows = table_documents(source, options.column, sheet=options.sheet, notes=options.notes)
+    rows = table_documents(source, options.column, sheet=options.sheet, notes=options.notes,
+                           progress=options.progress, cancelled=options.cancelled)
     return [Document(row.text, row.entities or [], name=row.title or f"{source.name} row {row.line}", line=row.line,
                      status="annotated" if row.reviewed else "unannotated" if row.entities is None else "suggested",
                      metadata=row.metadata) for row in rows]
