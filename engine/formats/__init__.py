@@ -138,7 +138,10 @@ def _sniff_brat(source: Source) -> float:
 def _read_brat(source: Source, options: ReadOptions) -> list[Document]:
     found = brat.pair(source.path)
     if found is None:
-        raise FormatError(source.path, "a BRAT annotation file needs its text beside it, with the same name and .txt")
+        linked = source.path.with_suffix(".txt").is_symlink()  # never followed: it could lead anywhere
+        raise FormatError(source.path, "a BRAT annotation file needs its text beside it, with the same name and .txt"
+                                       + ("; the .txt there is a link, which is not followed: copy the file itself"
+                                          if linked else ""))
     text_path, ann_path = found
     other = Source(ann_path if source.path == text_path else text_path)
     body, ann = (source.text(), other.text()) if source.path == text_path else (other.text(), source.text())

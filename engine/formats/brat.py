@@ -40,13 +40,19 @@ def pair(path: Path) -> tuple[Path, Path] | None:
     suffix = path.suffix.lower()
     if suffix == ".ann":
         for candidate in (path.with_suffix(".txt"), path.with_suffix(".TXT")):
-            if candidate.is_file():
+            if _companion(candidate):
                 return candidate, path
         return None
     if suffix == ".txt":
         ann = path.with_suffix(".ann")
-        return (path, ann) if ann.is_file() else None
+        return (path, ann) if _companion(ann) else None
     return None
+
+
+def _companion(path: Path) -> bool:
+    """A file read because it sits beside the one chosen: a real file, never a link (which could lead anywhere,
+    to another patient's notes say), so only what the user chose is followed."""
+    return path.is_file() and not path.is_symlink()
 
 
 def parse(text: str, ann: str, path: str | Path, *, name: str = "", scores: dict[str, float] | None = None) -> Document:
