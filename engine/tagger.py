@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Protocol
 
@@ -179,15 +180,29 @@ class Tagger:
 
     def _run_windows(self, jobs: Sequence[tuple[int, Window]], out: list[np.ndarray], *, progress: Progress | None,
                      cancelled: IsCancelled | None, total: int, before: int = 0) -> None:
-        """Scores of each (document, window) into ``out[document]``, at the words the window owns."""
-        for done, (doc, w) in enumerate(jobs, before + 1):
-            check_cancelled(cancelled)
+        """Scores of each (document, window) into ``out[document]``, at the words the window owns.
+
+        A model with ``parallel_calls`` > 1 (engine.runtime.OnnxEmissions) gets that many windows at once;
+        each window's scores are the same either way.
+        """
+        def scores(w: Window) -> np.ndarray:
             ids = np.array([w.input_ids], dtype=np.int64)  # shape: (1, pieces)
-            scores = self.model.emissions(ids, np.ones_like(ids))
-            a, z = w.owned_first - w.first, w.owned_last - w.first
-            out[doc][w.owned_first:w.owned_last] = scores[0, w.word_positions[a:z]]
-            if progress is not None:
-                progress(done, total)
+            return self.model.emissions(ids, np.ones_like(ids))[0]
+
+        parallel = min(getattr(self.model, "parallel_calls", 1), len(jobs))
+        pool = ThreadPoolExecutor(parallel) if parallel > 1 else None
+        results = [pool.submit(scores, w) for _, w in jobs] if pool is not None else None
+        try:
+            for k, (doc, w) in enumerate(jobs):
+                check_cancelled(cancelled)
+                emitted = results[k].result() if results is not None else scores(w)
+                a, z = w.owned_first - w.first, w.owned_last - w.first
+                out[doc][w.owned_first:w.owned_last] = emitted[w.word_positions[a:z]]
+                if progress is not None:
+                    progress(before + k + 1, total)
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
 
     def _decode(self, words: list[Word], emissions: np.ndarray, *, progress: Progress | None = None,
                 cancelled: IsCancelled | None = None) -> list[Entity]:
