@@ -135,8 +135,14 @@ def read_file(path: Path | Source, *, text_column: str | int | None = None, shee
     options = ReadOptions(known_types=known_types, column=text_column, sheet=sheet,
                           notes=notes if notes is not None else [], progress=progress, cancelled=cancelled)
     origin, name = storable(str(path)), storable(path.name)
-    docs = [_pending(d, f"{name} #{i + 1}", origin)
-            for i, d in enumerate(read_documents(source, fmt, options)) if d.text.strip() or d.entities]
+    found, docs = read_documents(source, fmt, options), []
+    for i, d in enumerate(found):
+        if i % 5000 == 0 and i:  # a million rows take seconds here too: the bar keeps moving
+            check_cancelled(cancelled)
+            if progress is not None:
+                progress(i, len(found))
+        if d.text.strip() or d.entities:
+            docs.append(_pending(d, f"{name} #{i + 1}", origin))
     for n, doc in enumerate(docs):
         if n % 1000 == 0:
             check_cancelled(cancelled)
