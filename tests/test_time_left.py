@@ -1,6 +1,7 @@
-"""The retrain dialog's time left against a real run (issue 24): a quick retraining recorded on 2 shared cores
-(``scripts/bench_retrain.py --reviewed 60 --unreviewed 30 --events``, 44 minutes) replayed through the
-dialog's estimator with the trainer's stage priors of today."""
+"""The retrain dialog's time left against real runs (issue 24): two quick retrainings recorded on 2 shared cores
+(``scripts/bench_retrain.py --reviewed 60 --unreviewed 30 --events``, 44 minutes, and ``--reviewed 30
+--unreviewed 10``, 13 minutes) replayed through the dialog's estimator with the trainer's stage priors of today.
+The priors were measured on these same two runs: the test keeps them from drifting, it is no held-out check."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from trainer.retrain import PRESETS, run_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "tests" / "data" / "retrain_events_quick_60.jsonl"
+RUNS = [RUN, ROOT / "tests" / "data" / "retrain_events_quick_30.jsonl"]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
@@ -40,11 +42,15 @@ def test_the_recorded_plan_had_the_old_guesses_and_they_were_far_off():
     assert min(ratios) > 2.5  # what the issue saw: 3-8x too long
 
 
+@pytest.mark.parametrize("run", RUNS, ids=lambda p: p.stem)
 @pytest.mark.parametrize("share", [0.2, 0.35, 0.5, 0.65, 0.8, 0.9])
-def test_after_a_fifth_of_the_run_the_time_left_is_at_most_one_and_a_half_times_the_real(share):
+def test_after_a_fifth_of_the_run_the_time_left_is_at_most_one_and_a_half_times_the_real(run, share):
     from bench_retrain import time_left_at
 
-    lines = with_todays_priors(RUN.read_text(encoding="utf-8").splitlines())
+    lines = with_todays_priors(run.read_text(encoding="utf-8").splitlines())
     [(at, left, real)] = time_left_at(lines, (share,))
-    assert left is not None and left <= 1.5 * real, f"{at:.0f} s in: shown {left:.0f} s, real {real:.0f} s"
+    if left is None:  # no teacher step finished yet: the dialog says "estimating", which is no wrong figure
+        assert share <= 0.2
+        return
+    assert left <= 1.5 * real, f"{at:.0f} s in: shown {left:.0f} s, real {real:.0f} s"
     assert left >= real / 3  # and not a hopeful guess either

@@ -243,19 +243,21 @@ def retrain(db: Path, models_dir: Path, bundled_dir: Path, *, preset: str = "qui
 
 def run_plan(spec: Preset, *, teacher_examples: list[Example], student_examples: list[Example],
              held_out: int) -> Plan:
-    """Every stage's size for the app's time-left estimate. Costs are priors in teacher-step units, measured
-    (``scripts/bench_retrain.py --reviewed 60 --unreviewed 30``, quick preset, 2 cores: 88 s a teacher step,
-    29 s a scoring batch, 40 s a distillation step, 17 s quantizing, 0.3 s a held-out document); the app
-    replaces each with measured seconds per step once its stage runs. The guesses they replace (0.7, 0.7, 40,
-    0.1) made the time left 3-6x too long, quantizing alone 40 teacher steps instead of a fifth of one."""
+    """Every stage's size for the app's time-left estimate. Costs are priors in teacher-step units, measured on
+    two quick retrainings (``scripts/bench_retrain.py``, 60 + 30 and 30 + 10 reviewed + unreviewed documents,
+    2 shared cores; tests/data/retrain_events_quick_*.jsonl): a scoring batch 0.33 and 0.13 of a teacher step,
+    a distillation step 0.45 and 0.19, quantizing 0.19 and 0.16, a held-out document 0.003 (the spread is the
+    machine's load changing during a run); the priors sit between them. The app replaces each with measured
+    seconds per step once its stage runs. The guesses they replace (0.7, 0.7, 40, 0.1) made the time left 3-6x
+    too long, quantizing alone 40 teacher steps instead of a fifth of one."""
     def steps(examples: list[Example], recipe: Recipe) -> int:  # what fit() will run
         total = math.ceil(len(examples) / recipe.batch_size) * recipe.epochs
         return min(total, recipe.max_steps) if recipe.max_steps is not None else total
 
     return Plan((StagePlan("teacher", steps(teacher_examples, spec.teacher), 1.0),
-                 StagePlan("score", math.ceil(len(student_examples) / SCORE_BATCH), 0.35),
-                 StagePlan("distill", steps(student_examples, spec.student), 0.45),
-                 StagePlan("quantize", 1, 0.25),
+                 StagePlan("score", math.ceil(len(student_examples) / SCORE_BATCH), 0.2),
+                 StagePlan("distill", steps(student_examples, spec.student), 0.28),
+                 StagePlan("quantize", 1, 0.16),
                  StagePlan("evaluate", 2 * held_out, 0.005)))
 
 
