@@ -22,8 +22,10 @@ filter it by status or entity type). Ctrl+Enter, Ctrl+Down and Ctrl+Up follow th
 the model is less than 60&nbsp;% sure); <b>accepted</b> entities are fully coloured; entities <b>you made</b>
 are fully coloured with a line above.</li>
 <li>Fix what is wrong: N / P select the next / previous entity; a number key changes its type; Alt+arrows move
-its start or end by one word; Delete rejects it. To add one, select its words and press the type's number
-(press another number at once to change that type).</li>
+its start or end by one word (or [ ] for the start, , . for the end); Delete rejects it. To add one, select its
+words and press the type's number (press another number at once to change that type). Without the mouse: F6
+goes into the text, Left / Right move a word, Shift+Left / Shift+Right select word by word, Esc goes back to
+the list; Tab walks list → text → entity table.</li>
 <li>Press <b>Ctrl+Enter</b>: what you see is stored as accepted and the next unreviewed document opens.</li>
 </ol>
 <p>Every edit is saved at once and can be undone (Ctrl+Z), also after a restart. Only reviewed documents are
