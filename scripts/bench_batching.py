@@ -49,10 +49,21 @@ class BatchedTagger(Tagger):
         return out
 
 
-def batched_copy(tagger: Tagger, batch_size: int) -> BatchedTagger:
+def batched_copy(tagger: Tagger, folder: Path, *, batch_size: int, threads: int) -> BatchedTagger:
+    """``tagger`` batching as before, on a session with ``threads`` threads per call (the setting then)."""
+    import onnxruntime as ort
+
+    from engine.runtime import _SLOWER_FUSIONS, OnnxEmissions
+
     copy = BatchedTagger.__new__(BatchedTagger)
     copy.__dict__.update(tagger.__dict__)
     copy.batch_size = batch_size
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    copy.model = OnnxEmissions.__new__(OnnxEmissions)
+    copy.model.parallel_calls = 1
+    copy.model.session = ort.InferenceSession(str(folder / "model.onnx"), options,
+                                              providers=["CPUExecutionProvider"], disabled_optimizers=_SLOWER_FUSIONS)
     return copy
 
 
@@ -82,8 +93,10 @@ def main() -> None:
     from trainer.data import load_dataset, split_dataset
 
     texts = [d.text for d in split_dataset(load_dataset(args.data)).test]
-    tagger = load_tagger(args.model or bundled_model(), threads=args.threads)
-    ways = {"one window per call (the app)": tagger, "batches of 16 (before)": batched_copy(tagger, 16)}
+    folder = args.model or bundled_model()
+    tagger = load_tagger(folder, threads=args.threads)
+    ways = {"one window per call (the app)": tagger,
+            "batches of 16 (before)": batched_copy(tagger, folder, batch_size=16, threads=args.threads)}
     checked = texts[:args.notes]
     for name, way in ways.items():
         alone = [spans(way.tag(t)) for t in checked]
