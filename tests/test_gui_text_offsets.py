@@ -201,6 +201,8 @@ def test_window_says_while_a_document_holds_direction_marks(qtbot, window):
     qtbot.waitUntil(lambda: notice.text() == "2 hidden direction marks, shown as ⇠ ⇤", timeout=20000)
     assert notice.isVisible() and notice.parent() is window.statusBar()
     assert window.view.toPlainText() == "ডোজ ⇠0.5⇤ মিগ্রা"
+    # the text shows at once; it is stored when its tagging is done
+    qtbot.waitUntil(lambda: len(window.repo.documents()) == 1, timeout=20000)
     assert window.repo.documents()[0].text == "ডোজ \u202e0.5\u202c মিগ্রা"
     # hovering a marker explains it
     view = window.view
