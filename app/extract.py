@@ -71,6 +71,6 @@ def extract(tagger: Tagger, files: list[Path], out: Path | None, *, text_column:
 def print_entities(doc: Document) -> None:
     if doc.name:
         print(f"# {doc.name}")
-    for e in doc.entities:
-        confidence = "" if e.confidence is None else f"\t{e.confidence:.2f}"
-        print(f"{doc.text[e.start:e.end]}\t{e.label}\t{e.start}-{e.end}{confidence}")
+    for e in doc.entities:  # words, type, span, confidence (empty for a person's), assertion
+        confidence = "" if e.confidence is None else f"{e.confidence:.2f}"
+        print(f"{doc.text[e.start:e.end]}\t{e.label}\t{e.start}-{e.end}\t{confidence}\t{e.assertion}")

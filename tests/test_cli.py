@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from engine.spans import ASSERTIONS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -16,6 +18,8 @@ def test_selftest_prints_entities():
     result = run("-m", "app", "--selftest")
     assert result.returncode == 0, result.stderr
     assert "\tMedicine\t" in result.stdout and "\tSymptom\t" in result.stdout
+    rows = [line.split("\t") for line in result.stdout.splitlines() if "\t" in line]
+    assert rows and all(len(r) == 5 and r[4] in ASSERTIONS for r in rows)  # words, type, span, confidence, assertion
 
 
 def test_extract_writes_jsonl_and_reports_bad_files(tmp_path):
