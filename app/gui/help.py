@@ -26,6 +26,11 @@ its start or end by one word (or [ ] for the start, , . for the end); Delete rej
 words and press the type's number (press another number at once to change that type). Without the mouse: F6
 goes into the text, Left / Right move a word, Shift+Left / Shift+Right select word by word, Esc goes back to
 the list; Tab walks list → text → entity table.</li>
+<li>Check whether each finding is the patient's now: one the model judges <b>absent</b> is struck through,
+<i>possible</i> and <i>hypothetical</i> (advised, planned, only if) are italic, past and family have coloured
+letters; the legend and the tooltip say which. The model marks only what it is fairly sure of, so a plain finding
+may still be absent: Shift+N cycles present → absent → possible → past → family → hypothetical. An entity you add
+or resize gets the model's judgement, which you can cycle the same way.</li>
 <li>Press <b>Ctrl+Enter</b>: what you see is stored as accepted and the next unreviewed document opens.</li>
 </ol>
 <p>Every edit is saved at once and can be undone (Ctrl+Z), also after a restart. Only reviewed documents are
