@@ -318,6 +318,21 @@ def assert_entities(text: str, entities: Sequence[Entity], rules: Rules | None =
     return [replace(e, assertion=a) for e, a in zip(entities, assertions(text, entities, rules, model))]
 
 
+def per_class_scores(confusion: Counter) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1, gold support and times predicted of each class, from (gold, predicted) counts."""
+    out = {}
+    for cls in ASSERTIONS:
+        tp = confusion[(cls, cls)]
+        gold = sum(v for (g, _), v in confusion.items() if g == cls)
+        predicted = sum(v for (_, p), v in confusion.items() if p == cls)
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / gold if gold else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        out[cls] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+                    "support": gold, "predicted": predicted}
+    return out
+
+
 @dataclass
 class AssertionScore:
     """Assertion accuracy on gold spans, and per class precision / recall / F1."""
@@ -332,17 +347,7 @@ class AssertionScore:
         return self.correct / self.total if self.total else 0.0
 
     def per_class(self) -> dict[str, dict[str, float]]:
-        out = {}
-        for cls in ASSERTIONS:
-            tp = self.confusion[(cls, cls)]
-            gold = sum(v for (g, _), v in self.confusion.items() if g == cls)
-            predicted = sum(v for (_, p), v in self.confusion.items() if p == cls)
-            precision = tp / predicted if predicted else 0.0
-            recall = tp / gold if gold else 0.0
-            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-            out[cls] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-                        "support": gold}
-        return out
+        return per_class_scores(self.confusion)
 
     def as_dict(self) -> dict:
         return {"assertion_mentions": self.total, "assertion_accuracy": round(self.accuracy, 4),

@@ -74,6 +74,18 @@ def mention_features(ctx: MentionContext) -> list[str]:
     return out
 
 
+def shown_class(p: np.ndarray, classes: Sequence[str], thresholds: dict[str, float]) -> str | None:
+    """The precision-first policy: the most probable class that may be shown, if it passes its threshold.
+
+    ``p``: (num_classes,) probabilities in the order of ``classes``; None means present.
+    """
+    shown = [(p[i], c) for i, c in enumerate(classes) if c in thresholds]
+    if not shown:
+        return None
+    best_p, best = max(shown)
+    return best if best_p >= thresholds[best] else None
+
+
 @dataclass
 class AssertionModel:
     """Weights over named features for each class, and the thresholds of the classes it may show."""
@@ -98,9 +110,13 @@ class AssertionModel:
 
     def probabilities(self, contexts: Sequence[MentionContext]) -> np.ndarray:
         """(len(contexts), num_classes) class probabilities."""
-        scores = np.tile(self.bias, (len(contexts), 1))
-        for i, ctx in enumerate(contexts):
-            rows = sorted({self.features[f] for f in mention_features(ctx) if f in self.features})
+        return self.feature_probabilities([mention_features(c) for c in contexts])
+
+    def feature_probabilities(self, features: Sequence[Sequence[str]]) -> np.ndarray:
+        """(len(features), num_classes) class probabilities of examples given as feature lists."""
+        scores = np.tile(self.bias, (len(features), 1))
+        for i, names in enumerate(features):
+            rows = sorted({self.features[f] for f in names if f in self.features})
             if rows:
                 scores[i] += self.weights[rows].sum(axis=0)
         scores -= scores.max(axis=1, keepdims=True)
@@ -118,12 +134,8 @@ class AssertionModel:
                 out.append((PRESENT, 1.0))
                 continue
             p = next(probs)
-            shown = [(p[i], c) for i, c in enumerate(self.classes) if c in self.thresholds]
-            best = max(shown) if shown else None
-            if best is not None and best[0] >= self.thresholds[best[1]]:
-                out.append((best[1], float(best[0])))
-            else:
-                out.append((PRESENT, float(p[present])))
+            shown = shown_class(p, self.classes, self.thresholds)
+            out.append((PRESENT, float(p[present])) if shown is None else (shown, float(p[self.classes.index(shown)])))
         return out
 
     def decide(self, contexts: Sequence[MentionContext | None]) -> list[str]:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.assertion import per_class_scores
 from engine.spans import ASSERTIONS, PRESENT, Document, Entity
 
 SET_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "assertion_real"
@@ -128,17 +129,7 @@ class MentionScore:
         return sum(v for (g, _), v in self.confusion.items() if g == PRESENT) / self.total if self.total else 0.0
 
     def per_class(self) -> dict[str, dict[str, float]]:
-        out = {}
-        for cls in ASSERTIONS:
-            tp = self.confusion[(cls, cls)]
-            gold = sum(v for (g, _), v in self.confusion.items() if g == cls)
-            predicted = sum(v for (_, p), v in self.confusion.items() if p == cls)
-            precision = tp / predicted if predicted else 0.0
-            recall = tp / gold if gold else 0.0
-            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-            out[cls] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-                        "support": gold, "predicted": predicted}
-        return out
+        return per_class_scores(self.confusion)
 
     def as_dict(self) -> dict:
         w = self.weighted

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.assertion import mention_contexts
-from engine.assertion_model import AssertionModel, mention_features
+from engine.assertion import mention_contexts, per_class_scores
+from engine.assertion_model import AssertionModel, mention_features, shown_class
 from engine.assertion_set import DATA_DIR, AssertionDocument, load_assertion_set
 from engine.spans import ASSERTIONS, PRESENT
 
@@ -105,31 +105,15 @@ def out_of_fold(feats: list[list[str]], gold: list[str], groups: list[str], *, l
         train = [i for i in range(len(gold)) if fold[i] != k]
         held = [i for i in range(len(gold)) if fold[i] == k]
         model = fit([feats[i] for i in train], [gold[i] for i in train], l2=l2, min_count=min_count)
-        p = _probabilities(model, [feats[i] for i in held])
+        p = model.feature_probabilities([feats[i] for i in held])
         for j, c in enumerate(model.classes):
             probs[held, classes.index(c)] = p[:, j]
     return probs, classes
 
 
-def _probabilities(model: AssertionModel, feats: Sequence[Sequence[str]]) -> np.ndarray:
-    scores = np.tile(model.bias, (len(feats), 1))
-    for i, fs in enumerate(feats):
-        rows = sorted({model.features[f] for f in fs if f in model.features})
-        if rows:
-            scores[i] += model.weights[rows].sum(axis=0)
-    scores -= scores.max(axis=1, keepdims=True)
-    p = np.exp(scores)
-    return p / p.sum(axis=1, keepdims=True)
-
-
 def decide(probs: np.ndarray, classes: Sequence[str], thresholds: dict[str, float]) -> list[str]:
-    """The precision-first policy (as AssertionModel.decide_with_confidence applies it)."""
-    out = []
-    for p in probs:
-        shown = [(p[i], c) for i, c in enumerate(classes) if c in thresholds]
-        best = max(shown) if shown else None
-        out.append(best[1] if best is not None and best[0] >= thresholds[best[1]] else PRESENT)
-    return out
+    """The precision-first policy (engine.assertion_model.shown_class) on each row of ``probs``."""
+    return [shown_class(p, classes, thresholds) or PRESENT for p in probs]
 
 
 def choose_thresholds(probs: np.ndarray, gold: Sequence[str], classes: Sequence[str]) -> dict[str, float]:
@@ -153,17 +137,9 @@ def choose_thresholds(probs: np.ndarray, gold: Sequence[str], classes: Sequence[
 
 
 def summary(predicted: Sequence[str], gold: Sequence[str]) -> dict:
-    confusion = Counter(zip(gold, predicted))
-    out = {"accuracy": round(sum(g == p for g, p in zip(gold, predicted)) / len(gold), 4),
-           "all_present": round(sum(g == PRESENT for g in gold) / len(gold), 4), "per_class": {}}
-    for c in ASSERTIONS:
-        tp = confusion[(c, c)]
-        n_pred = sum(v for (_, p), v in confusion.items() if p == c)
-        n_gold = sum(v for (g, _), v in confusion.items() if g == c)
-        out["per_class"][c] = {"precision": round(tp / n_pred, 3) if n_pred else None,
-                               "recall": round(tp / n_gold, 3) if n_gold else None,
-                               "predicted": n_pred, "support": n_gold}
-    return out
+    return {"accuracy": round(sum(g == p for g, p in zip(gold, predicted)) / len(gold), 4),
+            "all_present": round(sum(g == PRESENT for g in gold) / len(gold), 4),
+            "per_class": per_class_scores(Counter(zip(gold, predicted)))}
 
 
 def build(docs: Sequence[AssertionDocument], *, log=print) -> AssertionModel:
