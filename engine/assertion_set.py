@@ -81,6 +81,7 @@ def load_assertion_set(*, data_dir: str | Path = DATA_DIR, set_dir: str | Path =
         labels[row["id"]] = row["assertion"]
     texts: dict[str, list[dict]] = {}
     out: dict[tuple[str, int], AssertionDocument] = {}
+    entity_at: dict[tuple[str, int], dict[int, int]] = {}  # document -> first token -> entity index
     for line in (set_dir / "mentions.jsonl").read_text(encoding="utf-8").splitlines():
         m = json.loads(line)
         if split is not None and m["split"] != split:
@@ -96,11 +97,10 @@ def load_assertion_set(*, data_dir: str | Path = DATA_DIR, set_dir: str | Path =
         doc = out.get((source, index))
         if doc is None:
             record = texts[source][index]
-            entities, by_start = _tokens_to_entities(record["text"], record["labels"])
+            entities, entity_at[(source, index)] = _tokens_to_entities(record["text"], record["labels"])
             doc = out[(source, index)] = AssertionDocument(
                 m["id"].split("-")[0], Document(record["text"], entities, name=f"{source}.json:{index}"), [])
-            doc._by_start = by_start  # type: ignore[attr-defined]
-        entity = doc._by_start[m["tokens"][0]]  # type: ignore[attr-defined]
+        entity = entity_at[(source, index)][m["tokens"][0]]
         if doc.document.entities[entity].label != m["type"]:
             raise ValueError(f"{m['id']}: the data folder's document no longer matches the set (type differs)")
         doc.mentions.append(LabelledMention(m["id"], entity, labels[m["id"]], m["split"], m["stratum"],

@@ -72,8 +72,7 @@ class Tagger:
         words = [split_words(t) for t in texts]
         found = self.tag_words(words, progress=progress, cancelled=cancelled)
         # every path from text to suggestions (import, paste, re-tag, extract) passes here, so it is done once
-        return [[replace(e, assertion=a) for e, a in zip(entities, self.assertions(text, entities))]
-                for text, entities in zip(texts, found)]
+        return [self._asserted(text, entities) for text, entities in zip(texts, found)]
 
     def tag_shown_first(self, text: str, shown: int, *, on_shown: Callable[[list[Entity]], None],
                         progress: Progress | None = None, cancelled: IsCancelled | None = None) -> list[Entity]:
@@ -93,12 +92,15 @@ class Tagger:
             self._run_windows(jobs[:early], out, progress=progress, cancelled=cancelled, total=len(jobs))
             part = words[:jobs[early - 1][1].owned_last]
             found = [e for e in self._decode(part, out[0][:len(part)], cancelled=cancelled) if e.end <= shown]
-            on_shown([replace(e, assertion=a) for e, a in zip(found, self.assertions(text, found))])
+            on_shown(self._asserted(text, found))
         self._run_windows(jobs[early:] if early < len(jobs) else jobs, out, progress=progress, cancelled=cancelled,
                           total=len(jobs), before=early if early < len(jobs) else 0)
         check_cancelled(cancelled)
         found = self._decode(words, out[0], cancelled=cancelled)
-        return [replace(e, assertion=a) for e, a in zip(found, self.assertions(text, found))]
+        return self._asserted(text, found)
+
+    def _asserted(self, text: str, entities: Sequence[Entity]) -> list[Entity]:
+        return [replace(e, assertion=a) for e, a in zip(entities, self.assertions(text, entities))]
 
     def assertions(self, text: str, entities: Sequence[Entity]) -> list[str]:
         """The assertion of each entity of ``text`` (in their order), as this model folder decides it.

@@ -22,6 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# the installer check's way of saying what was verified (this folder is on the path: run as a script)
+from check_installer import CheckFailed, check  # noqa: E402
+
 from engine.console import utf8_output  # noqa: E402  (after the path: run as a script)
 from engine.samples import SELFTEST_SENTENCE  # noqa: E402
 
@@ -29,16 +32,6 @@ WINDOWS = sys.platform == "win32"
 GUI_SUBSYSTEM = 2  # IMAGE_SUBSYSTEM_WINDOWS_GUI: started without a console window
 NOTES = [("রোগীর জ্বর আছে, নাপা খেতে বলা হয়েছে।", [(6, 10, "Symptom"), (16, 20, "Medicine")]),
          ("মাথা ব্যথা হলে প্যারাসিটামল খাবেন।", [(0, 10, "Symptom"), (15, 27, "Medicine")])]
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def check(condition: object, fact: str, detail: str = "") -> None:
-    if not condition:
-        raise CheckFailed(f"{fact}: NO{f' ({detail})' if detail else ''}")
-    print(f"ok: {fact}", flush=True)
 
 
 def clean_environment() -> dict[str, str]:
