@@ -8,14 +8,19 @@ runs the store in the background and shows the log; ``extract`` prints the same 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from engine.importing import ImportBatch, ImportReport, PendingDocument
-from engine.progress import IsCancelled
+from engine.errors import OperationCancelled
+from engine.formats.registry import Source
+from engine.importing import CHUNK_DOCUMENTS, ImportBatch, ImportReport, PendingDocument, TableChoice, read_chunks
+from engine.progress import IsCancelled, MessageProgress, check_cancelled
 
 if TYPE_CHECKING:
     from engine.storage import Change, NewDocument, Repository
+    from engine.tagger import Tagger
 
 OnExisting = Literal["update", "add"]  # annotated documents whose text is stored: update those, or add as new
 MAX_SHOWN = 30  # files listed in a log; the rest are counted
@@ -28,7 +33,7 @@ class ImportLog:
     report: ImportReport
     errors: list[str] = field(default_factory=list)
     stored: bool = False  # False: a read without a store (``extract``)
-    added: list[int] = field(default_factory=list)  # ids of the new documents
+    added: Sequence[int] = field(default_factory=list)  # ids of the new documents
     updated: int = 0  # stored documents given the file's annotations
     unchanged: int = 0  # stored documents already as the file has them
     duplicates: int = 0  # un-annotated texts already stored, skipped
@@ -94,28 +99,99 @@ def stored_matches(repo: Repository, batch: ImportBatch) -> int:
 
 def store_import(repo: Repository, batch: ImportBatch, *, on_existing: OnExisting = "update",
                  cancelled: IsCancelled | None = None) -> ImportLog:
-    """Store ``batch`` in one transaction and one undo step; returns its log.
+    """Store ``batch`` (read whole, in memory) in one transaction and one undo step; returns its log.
 
     Annotated documents whose text is stored update the newest such document (``on_existing="update"``) or come in
     as new ones (``"add"``); un-annotated texts already stored are skipped and counted. A failure stores nothing
     (:class:`engine.errors.StorageError`); so does a cancel (:class:`engine.errors.OperationCancelled`).
     """
-    from engine.storage import NewDocument
-
     if on_existing not in ("update", "add"):
         raise ValueError(f"on_existing must be 'update' or 'add', got {on_existing!r}")
     matched, found = _matches(repo, batch.documents) if on_existing == "update" else ({}, {})
     taken = {id(d) for d in matched.values()}
-
-    def new_document(d: PendingDocument) -> NewDocument:
-        return NewDocument(d.title, d.text, d.source, d.entities, metadata=d.metadata, reviewed=d.reviewed)
-
-    stored = repo.store_import([(new_document(d), d.origin) for d in batch.documents if id(d) not in taken],
-                               {found[text][0]: new_document(d) for text, d in matched.items()},
+    stored = repo.store_import([(_new_document(d), d.origin) for d in batch.documents if id(d) not in taken],
+                               {found[text][0]: _new_document(d) for text, d in matched.items()},
                                model_version=batch.model_version, cancelled=cancelled)
     return ImportLog(batch.report, list(batch.errors), stored=True, added=stored.ids, updated=len(stored.updated),
                      unchanged=len(matched) - len(stored.updated), duplicates=stored.duplicates,
                      stored_twice=sum(len(found[text]) > 1 for text in matched), change=stored.change)
 
 
-__all__ = ["ImportLog", "OnExisting", "read_log", "store_import", "stored_matches"]
+def _new_document(d: PendingDocument) -> NewDocument:
+    from engine.storage import NewDocument
+
+    return NewDocument(d.title, d.text, d.source, d.entities, metadata=d.metadata, reviewed=d.reviewed)
+
+
+Ask = Callable[[int], "OnExisting | None"]  # how many annotated documents match stored ones -> the user's answer
+
+
+def import_and_store(repo: Repository, paths: Sequence[Path], tagger: Tagger | None, *,
+                     on_existing: OnExisting | Ask = "update", text_column: str | None = None,
+                     choices: Mapping[Path, TableChoice] | None = None, known_types: Collection[str] | None = None,
+                     sources: Mapping[Path, Source] | None = None, progress: MessageProgress | None = None,
+                     cancelled: IsCancelled | None = None, chunk_size: int = CHUNK_DOCUMENTS) -> ImportLog:
+    """Read, tag and store ``paths`` chunk by chunk (:func:`engine.importing.read_chunks`) in one transaction and
+    one undo step; returns the log :func:`store_import` gives for the same files read whole.
+
+    Memory holds one chunk and the file being read, whatever the number of documents. Each file is stored
+    whole or not at all (a bad line halfway drops the rows stored before it; the files before it stay). A cancel
+    or a failure stores nothing.
+
+    ``on_existing`` is the answer for annotated documents whose text was stored before the import, or a function
+    asked once the files are read (``ask(count)``: "update", "add", or None to store nothing). Until it answers,
+    such documents are stored as new ones; "update" then moves each onto the stored document it matches.
+    """
+    if not callable(on_existing) and on_existing not in ("update", "add"):
+        raise ValueError(f"on_existing must be 'update' or 'add' or a function, got {on_existing!r}")
+    ask = on_existing if callable(on_existing) else None
+    answer = None if ask is not None else on_existing
+    report, errors = ImportReport(), []
+    matched: dict[str, int] = {}  # text -> how many stored documents hold it; the first annotated doc of each
+    # matches asked about, stored as new meanwhile: (new id, the stored document it would update), by file
+    waiting: list[tuple[int, int, str]] = []
+    unchanged = 0
+    with repo.importing(f"The import of {len(paths)} file(s) was not saved",
+                        model_version=tagger.version if tagger else "", cancelled=cancelled) as session:
+        current = None
+        for chunk in read_chunks(paths, tagger, text_column=text_column, choices=choices, known_types=known_types,
+                                 sources=sources, progress=progress, cancelled=cancelled, chunk_size=chunk_size):
+            check_cancelled(cancelled)  # between chunks too: a small file's chunk is stored in a blink
+            if chunk.report is not current:
+                current = chunk.report
+                report.files.append(current)
+                session.begin_file()
+                file_matches, file_waiting, file_unchanged = list(matched), len(waiting), unchanged
+            annotated = [d.text for d in chunk.documents if d.origin == "human" and d.text not in matched]
+            found = session.stored_texts(annotated) if annotated and answer != "add" else {}
+            for doc in chunk.documents:
+                stored = found.get(doc.text) if doc.origin == "human" and doc.text not in matched else None
+                if not stored:
+                    session.add(_new_document(doc), doc.origin)
+                    continue
+                matched[doc.text] = len(stored)
+                if answer == "update":
+                    unchanged += not session.update(stored[0], _new_document(doc))
+                else:
+                    waiting.append((session.add(_new_document(doc), doc.origin), stored[0], doc.text))
+            if chunk.last:
+                session.end_file(keep=chunk.report.error is None)
+                errors.extend(chunk.errors)
+                if chunk.report.error is not None:  # none of its matches either
+                    matched = {t: n for t, n in matched.items() if t in file_matches}
+                    del waiting[file_waiting:]
+                    unchanged = file_unchanged
+        if waiting:
+            answer = ask(len(waiting))
+            if answer is None:
+                raise OperationCancelled()
+            if answer == "update":
+                unchanged += session.move_onto_stored([(new, old) for new, old, _ in waiting])
+        stored_twice = sum(n > 1 for n in matched.values()) if answer == "update" else 0
+    result = session.result
+    return ImportLog(report, errors, stored=True, added=result.ids, updated=len(result.updated),
+                     unchanged=unchanged, duplicates=result.duplicates, stored_twice=stored_twice,
+                     change=result.change)
+
+
+__all__ = ["Ask", "ImportLog", "OnExisting", "import_and_store", "read_log", "store_import", "stored_matches"]

@@ -8,12 +8,12 @@ background thread and store the result on its own thread.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import FormatError, MederError, OperationCancelled
-from engine.formats import MAX_TEXT_BYTES, read_documents
+from engine.formats import MAX_TEXT_BYTES, iter_documents
 from engine.formats.registry import Format, ReadOptions, Source, formats, guess, import_suffixes
 from engine.formats.tables import TableLayout
 from engine.limits import MAX_DOCUMENT_CHARS
@@ -24,9 +24,9 @@ from engine.tagger import Tagger
 MAX_DOCUMENT_BYTES = MAX_TEXT_BYTES
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
-__all__ = ["MAX_DOCUMENT_CHARS", "FileReport", "ImportBatch", "ImportReport", "PendingDocument", "TableChoice",
-           "check_document", "file_format", "import_files", "is_annotated_file", "is_table", "read_file", "storable",
-           "table_columns"]
+__all__ = ["CHUNK_DOCUMENTS", "MAX_DOCUMENT_CHARS", "FileChunk", "FileReport", "ImportBatch", "ImportReport",
+           "PendingDocument", "TableChoice", "check_document", "file_format", "import_files", "is_annotated_file",
+           "is_table", "iter_file", "read_chunks", "read_file", "storable", "table_columns"]
 
 
 def is_table(path: Path) -> bool:
@@ -123,9 +123,21 @@ def read_file(path: Path | Source, *, text_column: str | int | None = None, shee
               cancelled: IsCancelled | None = None) -> list[PendingDocument]:
     """Documents of one file, untagged and checked (:func:`check_document`); raises :class:`FormatError`.
 
+    The whole of :func:`iter_file`, for callers that want a list (the archive).
+    """
+    return list(iter_file(path, text_column=text_column, sheet=sheet, known_types=known_types, notes=notes,
+                          progress=progress, cancelled=cancelled))
+
+
+def iter_file(path: Path | Source, *, text_column: str | int | None = None, sheet: str | None = None,
+              known_types: Collection[str] = (), notes: list[str] | None = None, progress: Progress | None = None,
+              cancelled: IsCancelled | None = None) -> Iterator[PendingDocument]:
+    """Documents of one file as they are read, untagged and each checked (:func:`check_document`); raises
+    :class:`FormatError`, possibly after some documents came (a bad line halfway: drop what came before it).
+
     The format is the registry's best guess from the file's name and head (:func:`engine.formats.registry.guess`);
     the file is read once (a :class:`Source` may be handed in, read already by the spreadsheet dialog).
-    File-level notes (examples the file marks rejected, say) are appended to ``notes``.
+    File-level notes (examples the file marks rejected, say) are appended to ``notes`` once the file is read.
     """
     source = path if isinstance(path, Source) else Source(path)
     path = source.path
@@ -135,21 +147,13 @@ def read_file(path: Path | Source, *, text_column: str | int | None = None, shee
     options = ReadOptions(known_types=known_types, column=text_column, sheet=sheet,
                           notes=notes if notes is not None else [], progress=progress, cancelled=cancelled)
     origin, name = storable(str(path)), storable(path.name)
-    found, docs = read_documents(source, fmt, options), []
-    for i, d in enumerate(found):
-        if i % 5000 == 0 and i:  # a million rows take seconds here too: the bar keeps moving
+    for i, d in enumerate(iter_documents(source, fmt, options)):
+        if i % 1000 == 0 and i:  # readers look too; this covers those that hand over a whole list at once
             check_cancelled(cancelled)
-            if progress is not None:
-                progress(i, len(found))
         if d.text.strip() or d.entities:
-            docs.append(_pending(d, f"{name} #{i + 1}", origin))
-    for n, doc in enumerate(docs):
-        if n % 1000 == 0:
-            check_cancelled(cancelled)
-            if progress is not None and n:  # the file is read; its documents are checked (50,000: seconds)
-                progress(n, len(docs))
-        check_document(doc)
-    return docs
+            doc = _pending(d, f"{name} #{i + 1}", origin)
+            check_document(doc)
+            yield doc
 
 
 def file_format(source: Source) -> Format:
@@ -253,23 +257,39 @@ def _unexpected(path: Path, exc: Exception) -> str:
                     "imported. Please report this file's problem")
 
 
-def import_files(paths: Sequence[Path], tagger: Tagger | None, *, text_column: str | None = None,
-                 choices: Mapping[Path, TableChoice] | None = None, known_types: Collection[str] | None = None,
-                 sources: Mapping[Path, Source] | None = None, progress: MessageProgress | None = None,
-                 cancelled: IsCancelled | None = None) -> ImportBatch:
-    """Read every file and tag what needs it; raises nothing but :class:`OperationCancelled`.
+CHUNK_DOCUMENTS = 1000  # documents read, tagged and stored together: memory stays flat, Cancel is heard often
 
-    A file that cannot be read becomes one message in ``errors`` (naming it, and the line when known)
-    and none of its documents are kept: a file is imported whole or not at all. ``batch.report`` says per
-    file what came in and what was left out. ``choices`` gives a spreadsheet's sheet and text column
-    (``text_column`` is the one for files it doesn't name); ``sources`` hands in files read already (by the
-    spreadsheet dialog), so that none is read twice. ``known_types`` (default: the tagger's)
-    maps ``Health_Condition`` in CoNLL and BRAT files back to ``Health Condition``.
+
+@dataclass
+class FileChunk:
+    """Documents of one file, read, checked and tagged, in the file's order.
+
+    ``last``: the file ends here. A file that could not be read whole ends with ``report.error`` set and no
+    documents: whatever of it came in earlier chunks must be dropped (a file is imported whole or not at all).
+    ``errors`` (on the last chunk only): for the batch's list, the file's error or its documents that could not
+    be tagged.
     """
-    batch = ImportBatch(model_version=tagger.version if tagger else "")
+
+    report: FileReport
+    documents: list[PendingDocument]
+    last: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def read_chunks(paths: Sequence[Path], tagger: Tagger | None, *, text_column: str | None = None,
+                choices: Mapping[Path, TableChoice] | None = None, known_types: Collection[str] | None = None,
+                sources: Mapping[Path, Source] | None = None, progress: MessageProgress | None = None,
+                cancelled: IsCancelled | None = None, chunk_size: int = CHUNK_DOCUMENTS) -> Iterator[FileChunk]:
+    """Read the files and tag what needs it, ``chunk_size`` documents at a time (see :class:`FileChunk`); raises
+    nothing but :class:`OperationCancelled`. Every file gives at least one chunk, its last; memory holds one
+    chunk and the file being read, whatever the number of documents.
+
+    Arguments as :func:`import_files`, which is this read whole.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     if known_types is None:
         known_types = tagger.entity_types if tagger is not None else ()
-    reports: dict[int, FileReport] = {}
     seen_pairs: set[Path] = set()
     for n, path in enumerate(paths):
         check_cancelled(cancelled)
@@ -282,51 +302,105 @@ def import_files(paths: Sequence[Path], tagger: Tagger | None, *, text_column: s
             if pair in seen_pairs:
                 continue
             seen_pairs.add(pair)
-        batch.report.files.append(report)
         companion = _brat_companion(path, paths)
         if companion is not None:  # a whole unzipped BRAT export chosen: the manifest is read with its pairs
             report.skipped.append(companion)
+            yield FileChunk(report, [], last=True)
             continue
         choice = (choices or {}).get(path, TableChoice(text_column))
-        file_notes: list[str] = []
-        try:
-            docs = read_file((sources or {}).get(path, path), text_column=choice.column, sheet=choice.sheet,
-                             known_types=known_types, notes=file_notes, cancelled=cancelled,
-                             progress=titled(progress, storable(f"reading {path.name}")))
-        except OperationCancelled:
-            raise
-        except (MederError, OSError, UnicodeError) as exc:
-            batch.errors.append(storable(str(exc)))
-            report.error = _reason(str(exc), report.path)
-            continue
-        except Exception as exc:  # noqa: BLE001 - one damaged file must never cost the rest of the batch
-            batch.errors.append(_unexpected(path, exc))
-            report.error = _reason(batch.errors[-1], report.path)
-            continue
-        if not docs:
-            batch.errors.append(storable(f"{path}: no documents found"))
-            report.error = "no documents found" + (f" ({'; '.join(file_notes)})" if file_notes else "")
-            continue
-        report.skipped.extend(storable(note) for note in file_notes)
+        yield from _file_chunks((sources or {}).get(path, path), path, report, tagger, choice=choice,
+                                known_types=known_types, progress=progress, cancelled=cancelled, chunk_size=chunk_size)
+
+
+def _file_chunks(source: Path | Source, path: Path, report: FileReport, tagger: Tagger | None, *,
+                 choice: TableChoice, known_types: Collection[str], progress: MessageProgress | None,
+                 cancelled: IsCancelled | None, chunk_size: int) -> Iterator[FileChunk]:
+    file_notes: list[str] = []
+    doc_notes: list[str] = []
+    untagged: list[tuple[str, str]] = []  # (for the batch's errors, for the report) of documents tagging failed on
+    chunk: list[PendingDocument] = []
+    read = 0
+
+    def ready(docs: list[PendingDocument]) -> list[PendingDocument]:
+        pending = [d for d in docs if d.needs_tagging]
+        if pending and tagger is not None:
+            untaggable = _tag(pending, tagger, progress=progress, cancelled=cancelled,
+                              message=storable(f"tagging {path.name}: documents {read - len(docs) + 1}–{read}"))
+            for doc, message in untaggable:
+                untagged.append((storable(f"{doc.source}{'' if doc.line is None else f':{doc.line}'}: {message}"),
+                                 f"{'' if doc.line is None else f'line {doc.line}: '}{message}"))
+            dropped = {id(doc) for doc, _ in untaggable}
+            docs = [d for d in docs if id(d) not in dropped]
         for doc in docs:
-            reports[id(doc)] = report
-            report.skipped.extend(doc.notes)
-        batch.documents.extend(docs)
-    pending = [d for d in batch.documents if d.needs_tagging]
-    if pending and tagger is not None:
-        failed = _tag(pending, tagger, progress=progress, cancelled=cancelled)
-        for doc, message in failed:
-            batch.errors.append(storable(f"{doc.source}{'' if doc.line is None else f':{doc.line}'}: {message}"))
-            reports[id(doc)].skipped.append(f"{'' if doc.line is None else f'line {doc.line}: '}{message}")
-        dropped = {id(doc) for doc, _ in failed}
-        batch.documents = [d for d in batch.documents if id(d) not in dropped]
-    for doc in batch.documents:
-        report = reports[id(doc)]
-        report.documents += 1
-        if doc.origin == "human":
-            report.entities += len(doc.entities)
-        else:
-            report.suggestions += len(doc.entities)
+            report.documents += 1
+            if doc.origin == "human":
+                report.entities += len(doc.entities)
+            else:
+                report.suggestions += len(doc.entities)
+        return docs
+
+    def refused(message: str, error: str) -> FileChunk:
+        report.documents = report.entities = report.suggestions = 0
+        report.error = error
+        return FileChunk(report, [], last=True, errors=[message])
+
+    try:
+        for doc in iter_file(source, text_column=choice.column, sheet=choice.sheet, known_types=known_types,
+                             notes=file_notes, cancelled=cancelled,
+                             progress=titled(progress, storable(f"reading {path.name}"))):
+            read += 1
+            doc_notes.extend(doc.notes)
+            chunk.append(doc)
+            if len(chunk) >= chunk_size:
+                yield FileChunk(report, ready(chunk))
+                chunk = []
+    except OperationCancelled:
+        raise
+    except (MederError, OSError, UnicodeError) as exc:
+        yield refused(storable(str(exc)), _reason(str(exc), report.path))
+        return
+    except Exception as exc:  # noqa: BLE001 - one damaged file must never cost the rest of the batch
+        message = _unexpected(path, exc)
+        yield refused(message, _reason(message, report.path))
+        return
+    if not read:
+        yield refused(storable(f"{path}: no documents found"),
+                     "no documents found" + (f" ({'; '.join(file_notes)})" if file_notes else ""))
+        return
+    last = ready(chunk)
+    # as a whole read says it: the file's notes, its documents' notes, then what could not be tagged
+    report.skipped.extend([storable(note) for note in file_notes] + doc_notes + [note for _, note in untagged])
+    yield FileChunk(report, last, last=True, errors=[message for message, _ in untagged])
+
+
+def import_files(paths: Sequence[Path], tagger: Tagger | None, *, text_column: str | None = None,
+                 choices: Mapping[Path, TableChoice] | None = None, known_types: Collection[str] | None = None,
+                 sources: Mapping[Path, Source] | None = None, progress: MessageProgress | None = None,
+                 cancelled: IsCancelled | None = None) -> ImportBatch:
+    """Read every file and tag what needs it; raises nothing but :class:`OperationCancelled`.
+
+    A file that cannot be read becomes one message in ``errors`` (naming it, and the line when known)
+    and none of its documents are kept: a file is imported whole or not at all. ``batch.report`` says per
+    file what came in and what was left out. ``choices`` gives a spreadsheet's sheet and text column
+    (``text_column`` is the one for files it doesn't name); ``sources`` hands in files read already (by the
+    spreadsheet dialog), so that none is read twice. ``known_types`` (default: the tagger's)
+    maps ``Health_Condition`` in CoNLL and BRAT files back to ``Health Condition``.
+
+    The whole of :func:`read_chunks` in memory (``extract``); the window stores the chunks as they come
+    (:func:`engine.import_store.import_and_store`).
+    """
+    batch = ImportBatch(model_version=tagger.version if tagger else "")
+    kept: list[PendingDocument] = []  # the file being read, until it ends whole
+    for chunk in read_chunks(paths, tagger, text_column=text_column, choices=choices, known_types=known_types,
+                             sources=sources, progress=progress, cancelled=cancelled):
+        if not batch.report.files or batch.report.files[-1] is not chunk.report:
+            batch.report.files.append(chunk.report)
+        kept.extend(chunk.documents)
+        if chunk.last:
+            batch.errors.extend(chunk.errors)
+            if chunk.report.error is None:
+                batch.documents.extend(kept)
+            kept = []
     return batch
 
 
@@ -356,11 +430,10 @@ def _reason(message: str, path: str) -> str:
 
 
 def _tag(pending: list[PendingDocument], tagger: Tagger, *, progress: MessageProgress | None,
-         cancelled: IsCancelled | None) -> list[tuple[PendingDocument, str]]:
+         cancelled: IsCancelled | None, message: str) -> list[tuple[PendingDocument, str]]:
     """Tag ``pending`` in place; returns the documents that could not be tagged, with why."""
     try:
-        tagged = tagger.tag_many([d.text for d in pending], progress=titled(progress, f"tagging {len(pending)} documents"),
-                                 cancelled=cancelled)
+        tagged = tagger.tag_many([d.text for d in pending], progress=titled(progress, message), cancelled=cancelled)
     except OperationCancelled:
         raise
     except Exception:  # noqa: BLE001 - find the document(s) at fault one by one; the rest still import

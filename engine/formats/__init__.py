@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from engine.errors import FormatError
@@ -192,9 +192,9 @@ def _sniff_jsonl(source: Source, *, prodigy: bool) -> float:
     return score + 0.01 if spans == prodigy else score  # same reader either way; the name in reports differs
 
 
-def _read_jsonl(source: Source, options: ReadOptions) -> list[Document]:
-    return jsonl.parse(source.text(), source.path, notes=options.notes, progress=options.progress,
-                       cancelled=options.cancelled)
+def _stream_jsonl(source: Source, options: ReadOptions) -> Iterator[Document]:
+    return jsonl.iter_parse(source.text(), source.path, notes=options.notes, progress=options.progress,
+                            cancelled=options.cancelled)
 
 
 def _sniff_json(source: Source) -> str | None:
@@ -233,13 +233,18 @@ def _healthner_head(text: str, path: Path, *, named: bool) -> bool:
 
 
 def _annotated(parse):
-    """A reader of a whole annotated file's text, refusing one over the size limit."""
-    def read(source: Source, options: ReadOptions) -> list[Document]:
+    """A reader of a whole annotated file's text (or a streaming one), refusing a file over the size limit."""
+    def read(source: Source, options: ReadOptions):
         if source.size > MAX_FILE_BYTES:
             raise FormatError(source.path, f"the file is {source.size / 1e6:.0f} MB; an annotated file can be at "
                                            f"most {MAX_FILE_BYTES / 1e6:.0f} MB. Split it into smaller files")
         return parse(source, options)
     return read
+
+
+def _whole(stream):
+    """The list reader of a streaming one."""
+    return lambda source, options: list(stream(source, options))
 
 
 # -- plain text and spreadsheets: documents to tag ----------------------------------------------------------------
@@ -260,10 +265,10 @@ def _read_text(source: Source, options: ReadOptions) -> list[Document]:
     return [Document(text, [], name=source.path.stem, status="unannotated")]
 
 
-def _read_table(source: Source, options: ReadOptions) -> list[Document]:
+def _stream_table(source: Source, options: ReadOptions) -> Iterator[Document]:
     from engine.formats import tables
 
-    return tables.read_documents(source, options)
+    return tables.iter_documents(source, options)
 
 
 def _write_xlsx(docs: list[Document], path: Path, options: WriteOptions) -> list:
@@ -300,16 +305,24 @@ def load_documents(path: str | Path | Source, *, labels: Collection[str] | None 
 
 def read_documents(source: Source, fmt: Format, options: ReadOptions, *,
                    labels: Collection[str] | None = None) -> list[Document]:
-    """``fmt``'s documents of ``source``, with the checks every reader shares."""
-    docs = fmt.read(source, options)
-    # our CoNLL and BRAT exports write Health_Condition; doccano, spaCy and Label Studio carry it on from there
-    known_underscores(docs, options.known_types)
-    for doc in docs:  # JSON can carry lone surrogates (\ud83d), which no database or workbook can store
-        if _SURROGATE.search(doc.text):
-            raise FormatError(source.path, "the text contains an invalid character (a lone UTF-16 surrogate)", doc.line)
+    """``fmt``'s documents of ``source``, with the checks every reader shares (:func:`iter_documents`, whole)."""
+    docs = list(iter_documents(source, fmt, options))
     if labels is not None:
         check_labels(docs, labels, source.path)
     return docs
+
+
+def iter_documents(source: Source, fmt: Format, options: ReadOptions) -> Iterator[Document]:
+    """``fmt``'s documents of ``source`` as they are read (a format with a streaming reader hands them over one by
+    one; a :class:`FormatError` may come after some), each with the checks every reader shares."""
+    known = {t.replace(" ", "_"): t for t in options.known_types if " " in t}
+    for doc in fmt.stream(source, options) if fmt.stream is not None else fmt.read(source, options):
+        # our CoNLL and BRAT exports write Health_Condition; doccano, spaCy and Label Studio carry it on from there
+        if known:
+            known_underscores([doc], options.known_types)
+        if _SURROGATE.search(doc.text):  # JSON can carry lone surrogates (\ud83d), which no database can store
+            raise FormatError(source.path, "the text contains an invalid character (a lone UTF-16 surrogate)", doc.line)
+        yield doc
 
 
 def known_underscores(docs: list[Document], known_types: Collection[str]) -> None:
@@ -335,7 +348,7 @@ def check_labels(docs: list[Document], labels: Collection[str], path: str | Path
                 )
 
 
-__all__ = ["FormatError", "load_documents", "read_documents", "read_text_file", "decode_text", "check_labels",
+__all__ = ["FormatError", "iter_documents", "load_documents", "read_documents", "read_text_file", "decode_text", "check_labels",
            "known_underscores", "brat", "conll", "healthner", "jsonl", "labelstudio"]
 
 
@@ -346,19 +359,21 @@ register(Format("office", "Office documents (.ods, .xls, .docx…)", OFFICE_SUFF
 register(Format("inception", "WebAnno TSV / UIMA XMI", (".xmi",), _sniff_inception, _read_inception, importable=False))
 register(Format("brat-companion", "brat configuration", (".conf",), _sniff_brat_companion, _read_brat_companion,
                 importable=False))
-register(Format("xlsx", "Excel workbook", (".xlsx",), by_suffix((".xlsx",), 0.5), _read_table,
-                write=_write_xlsx, menu="Export to Excel…", menu_key="export_xlsx", reviewed_only=False, annotated=False,
+register(Format("xlsx", "Excel workbook", (".xlsx",), by_suffix((".xlsx",), 0.5), _whole(_stream_table),
+                stream=_stream_table, write=_write_xlsx, menu="Export to Excel…", menu_key="export_xlsx", reviewed_only=False, annotated=False,
                 table=True))
-register(Format("csv", "CSV / TSV table", (".csv", ".tsv"), by_suffix((".csv", ".tsv"), 0.5), _read_table,
-                annotated=False, table=True))
+register(Format("csv", "CSV / TSV table", (".csv", ".tsv"), by_suffix((".csv", ".tsv"), 0.5),
+                _whole(_stream_table), stream=_stream_table, annotated=False, table=True))
 register(Format("text", "Plain text", TEXT_SUFFIXES, _sniff_text, _read_text, annotated=False))
 register(Format("doccano", "doccano JSONL", (".jsonl",), lambda s: _sniff_jsonl(s, prodigy=False),
-                _annotated(_read_jsonl), lambda d, o: jsonl.dumps_doccano(d), menu="Export reviewed as JSONL…"))
+                _whole(_annotated(_stream_jsonl)), lambda d, o: jsonl.dumps_doccano(d), menu="Export reviewed as JSONL…",
+                stream=_annotated(_stream_jsonl)))
 register(Format("conll", "CoNLL", CONLL_SUFFIXES, _sniff_conll,
                 _annotated(lambda s, o: conll.parse(s.text(), s.path, known_types=o.known_types)),
                 lambda d, o: conll.dumps(d), menu="Export reviewed as CoNLL…"))
 register(Format("prodigy", "Prodigy JSONL", (".jsonl",), lambda s: _sniff_jsonl(s, prodigy=True),
-                _annotated(_read_jsonl), lambda d, o: jsonl.dumps_prodigy(d), menu="Export reviewed as Prodigy JSONL…"))
+                _whole(_annotated(_stream_jsonl)), lambda d, o: jsonl.dumps_prodigy(d),
+                menu="Export reviewed as Prodigy JSONL…", stream=_annotated(_stream_jsonl)))
 register(Format("labelstudio", "Label Studio JSON", (".json",), _sniff_labelstudio,
                 _annotated(lambda s, o: labelstudio.parse(s.text(), s.path)),
                 lambda d, o: labelstudio.dumps(d, model_version=o.model_version),

@@ -8,6 +8,7 @@ object with ``"annotations"`` a Label Studio task, anything else with a ``"text"
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,19 +35,41 @@ def metadata_value(value: object) -> str:
 
 def parse(text: str, path: str | Path, *, notes: list[str] | None = None, progress: Progress | None = None,
           cancelled: IsCancelled | None = None) -> list[Document]:
-    """Documents of a JSONL file (doccano, Prodigy or Label Studio tasks, line by line); ``progress`` hears the
-    characters read so far every few hundred lines, and ``cancelled`` is asked as often."""
+    """Documents of a JSONL file (doccano, Prodigy or Label Studio tasks, line by line): :func:`iter_parse`, whole."""
+    return list(iter_parse(text, path, notes=notes, progress=progress, cancelled=cancelled))
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text``, one at a time (no second copy of a 50 MB file). Lines end at "\n" only: a text may
+    hold U+2028, U+0085... which str.splitlines() would cut at."""
+    start = 0
+    while text.startswith("\ufeff", start):
+        start += 1
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
+def iter_parse(text: str, path: str | Path, *, notes: list[str] | None = None, progress: Progress | None = None,
+               cancelled: IsCancelled | None = None) -> Iterator[Document]:
+    """Documents of a JSONL file as its lines are read; ``progress`` hears the characters read so far every few
+    hundred lines, and ``cancelled`` is asked as often. File-level notes go to ``notes`` at the end."""
     from engine.formats import labelstudio
 
-    docs: list[Document] = []
     rejected: dict[str, list[int]] = {}
     units: dict[str, list[int]] = {}  # how doccano offsets were read where the text could not say: unit -> lines
     binary: list[int] = []  # lines of Prodigy's binary (ner.teach) answers
     binary_docs: dict[str, Document] = {}
+    # from the first binary answer on, documents wait for the end of the file: a later answer on the same text
+    # adds its span to an earlier document (files of such answers are small; others stream)
+    held: list[Document] | None = None
     unlabelled: list[int] = []  # doccano records with an empty label list
-    # lines end at "\n" only: a text may hold U+2028, U+0085... which str.splitlines() would cut at
     done, total = 0, len(text)
-    for number, line in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         done += len(line) + 1
         if number % 500 == 0:  # a 50 MB file moves the bar within the first second, and Cancel stops it
             check_cancelled(cancelled)
@@ -75,13 +98,18 @@ def parse(text: str, path: str | Path, *, notes: list[str] | None = None, progre
                     same.status = "suggested" if same.entities else "unannotated"
                     continue
                 binary_docs[doc.text] = doc
-            docs.append(doc)
+                held = [] if held is None else held
         elif isinstance(item.get("data"), dict):
-            docs.append(labelstudio.task_document(item, path, number))
+            doc = labelstudio.task_document(item, path, number)
         else:
-            docs.append(doccano_document(item, path, number, units=units))
-            if docs[-1].status == "unannotated" and item.get("reviewed") is not False:
+            doc = doccano_document(item, path, number, units=units)
+            if doc.status == "unannotated" and item.get("reviewed") is not False:
                 unlabelled.append(number)
+        if held is None:
+            yield doc
+        else:
+            held.append(doc)
+    yield from held or ()
     if notes is not None:
         if unlabelled:
             shown = ", ".join(map(str, unlabelled[:10])) + (" …" if len(unlabelled) > 10 else "")
@@ -97,7 +125,6 @@ def parse(text: str, path: str | Path, *, notes: list[str] | None = None, progre
         for answer, lines in rejected.items():
             shown = ", ".join(map(str, lines[:10])) + (" …" if len(lines) > 10 else "")
             notes.append(f"{len(lines)} example(s) answered {answer!r} in Prodigy not imported (line {shown})")
-    return docs
 
 
 def parse_doccano(text: str, path: str | Path) -> list[Document]:
@@ -286,5 +313,5 @@ def dumps_prodigy(docs: list[Document], *, suggestions: bool = True) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-__all__ = ["parse", "parse_doccano", "doccano_document", "prodigy_document", "dumps_doccano", "dumps_prodigy",
+__all__ = ["iter_parse", "parse", "parse_doccano", "doccano_document", "prodigy_document", "dumps_doccano", "dumps_prodigy",
            "Entity"]

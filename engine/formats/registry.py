@@ -10,7 +10,7 @@ each format to score it).
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,6 +113,7 @@ class WriteOptions:
 
 Sniffer = Callable[[Source], float]
 Reader = Callable[[Source, ReadOptions], list[Document]]
+Streamer = Callable[[Source, ReadOptions], Iterable[Document]]  # documents one by one, as the file is read
 Dumper = Callable[[list[Document], WriteOptions], str]  # a text format's whole file
 Writer = Callable[[list[Document], Path, WriteOptions], list | None]  # a binary one's; returns what it left out
 
@@ -145,6 +146,9 @@ class Format:
     importable: bool = True
     menu_key: str | None = None  # the key map's name for the menu entry's shortcut
     write_suffix: str | None = None  # what an export is named, when not the first of ``suffixes``
+    # the reader of large files (tables, JSON Lines): documents handed over as they are read, so an import keeps
+    # one batch of them in memory, not the file's all; ``read`` is the same read, whole
+    stream: Streamer | None = None
 
     @property
     def export_suffix(self) -> str:

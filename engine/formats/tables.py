@@ -14,10 +14,11 @@ import re
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain, islice
 from pathlib import Path
 
 from engine.errors import FormatError, OperationCancelled
@@ -109,17 +110,49 @@ def inspect_table(path: str | Path | Source, *, max_rows: int = 200, sheet: str 
     return layout
 
 
-def _read(source: Source, max_rows: int | None, sheet: str | None, *, progress: Progress | None = None,
-          cancelled: IsCancelled | None = None) -> tuple[TableLayout, list[tuple[int, list[str]]]]:
-    """The layout, and ``(line or row number, cells)`` of each non-blank row below the header; a CSV's lines read
-    are told to ``progress`` (done, total) every few thousand rows."""
+def _read(source: Source, max_rows: int | None, sheet: str | None) -> tuple[TableLayout, list[tuple[int, list[str]]]]:
+    """The layout, and ``(line or row number, cells)`` of each non-blank row below the header (the first
+    ``max_rows`` rows, or all)."""
+    sheets, chosen, stream = _row_stream(source, sheet)
+    rows = list(islice(stream, None if max_rows is None else max_rows + 1))
+    stream.close()
+    return _layout(source.path, sheets, chosen, rows)
+
+
+def _read_stream(source: Source, sheet: str | None, *, progress: Progress | None = None,
+                 cancelled: IsCancelled | None = None) -> tuple[TableLayout, Iterator[tuple[int, list[str]]]]:
+    """The layout, from the rows the import dialog previews (the same there and here, and no pass over a whole
+    55 MB file), and every non-blank row below the header as it is read; a CSV's lines read are told to
+    ``progress`` (done, total) every thousand rows."""
+    layout, _, rows = _read_preview(source, sheet, progress=progress, cancelled=cancelled)
+    return layout, rows
+
+
+def _read_preview(source: Source, sheet: str | None, *, progress: Progress | None = None,
+                  cancelled: IsCancelled | None = None) -> tuple[TableLayout, list[list[str]], Iterator]:
+    """As :func:`_read_stream`, with the previewed rows below the header too."""
+    sheets, chosen, stream = _row_stream(source, sheet, progress=progress, cancelled=cancelled)
+    preview = list(islice(stream, _GUESS_ROWS + 1))
+    layout, body = _layout(source.path, sheets, chosen, preview)
+    return layout, [r for _, r in body], chain(body, stream)
+
+
+def _row_stream(source: Source, sheet: str | None, *, progress: Progress | None = None,
+                cancelled: IsCancelled | None = None) -> tuple[list[str], str | None, Generator]:
+    """Sheet names, the sheet read and its non-blank rows as they are read (a CSV: no sheets, None)."""
     _check_size(source)
-    path = source.path
     if source.suffix == ".xlsx":
-        sheets, chosen, rows = _xlsx_sheet(source, sheet, max_rows)
-    else:
-        sheets, chosen, rows = [], None, _non_blank(_csv_rows(source, progress=progress, cancelled=cancelled),
-                                                    None if max_rows is None else max_rows + 1)
+        return _xlsx_sheet(source, sheet)
+    return [], None, _non_blank_rows(_csv_rows(source, progress=progress, cancelled=cancelled))
+
+
+def _non_blank_rows(numbered: Iterator[tuple[int, list[str]]]) -> Generator[tuple[int, list[str]], None, None]:
+    yield from ((line, row) for line, row in numbered if any(c.strip() for c in row))
+
+
+def _layout(path: Path, sheets: list[str], chosen: str | None,
+            rows: list[tuple[int, list[str]]]) -> tuple[TableLayout, list[tuple[int, list[str]]]]:
+    """The layout of a table from its first non-blank rows, and those of them below the header."""
     if not rows:
         raise FormatError(path, f"the sheet {chosen!r} is empty" if chosen is not None
                           else "the file has no rows with text")
@@ -135,7 +168,6 @@ def _read(source: Source, max_rows: int | None, sheet: str | None, *, progress: 
     else:
         header = [f"column {i + 1}" for i in range(width)]
     body = [r for _, r in rows]
-    # from the rows the import dialog previews: the same guess there and here, and no pass over a whole 55 MB file
     column = guess_text_column(header if has_header else [""] * width, body[:_GUESS_ROWS])
     layout = TableLayout(sheets, chosen, header, has_header, 0 if column is None else column, body[:20],
                          title_row=title_row)
@@ -201,13 +233,17 @@ def _csv_rows(source: Source, *, progress: Progress | None = None,
     delimiter = _delimiter(text, path)
     if delimiter == _FIRST_COMMA:  # "17,a note, with commas": the id, then the whole note
         for line, row in enumerate(_LINE_END.split(text.lstrip("\ufeff")), 1):
+            if line % 1000 == 0:
+                check_cancelled(cancelled)
+                if progress is not None:
+                    progress(min(line, lines), lines)
             yield line, row.split(",", 1)
         return
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     line = 1
     try:
         for n, row in enumerate(reader):
-            if n % 2000 == 0 and n:  # a 55 MB CSV: the bar moves and Cancel works while it is read
+            if n % 1000 == 0 and n:  # a 55 MB CSV: the bar moves and Cancel works while it is read
                 check_cancelled(cancelled)
                 if progress is not None:
                     progress(min(line, lines), lines)
@@ -318,9 +354,9 @@ def _check_runs(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> None:
             run = run + len(chunk) if len(pieces) == 1 else len(pieces[-1])
 
 
-def _xlsx_sheet(source: Source, sheet: str | None,
-                max_rows: int | None) -> tuple[list[str], str, list[tuple[int, list[str]]]]:
-    """Sheet names, the sheet read (``sheet``, else the one with the longest texts) and its non-blank rows."""
+def _xlsx_sheet(source: Source, sheet: str | None) -> tuple[list[str], str, Generator]:
+    """Sheet names, the sheet read (``sheet``, else the one with the longest texts) and its non-blank rows as they
+    are read (the workbook is closed once they are all read)."""
     from openpyxl import load_workbook
 
     check_xlsx_size(source)
@@ -342,10 +378,17 @@ def _xlsx_sheet(source: Source, sheet: str | None,
         if sheet is None and len(names) > 1:
             sheet = max(names, key=lambda n: (_longest_texts(path, wb[n]), -names.index(n)))
         chosen = sheet if sheet is not None else names[0]
-        limit = None if max_rows is None else max_rows + 1
-        return names, chosen, _non_blank(_ws_rows(path, wb[chosen]), limit)
-    finally:
+    except BaseException:
         wb.close()
+        raise
+
+    def rows() -> Generator[tuple[int, list[str]], None, None]:
+        try:
+            yield from _non_blank_rows(_ws_rows(path, wb[chosen]))
+        finally:
+            wb.close()
+
+    return names, chosen, rows()
 
 
 def _is_own_export(path: Path, ws) -> bool:
@@ -406,15 +449,23 @@ def guess_text_column(header: list[str], rows: list[list[str]]) -> int | None:
 def table_documents(path: str | Path | Source, column: str | int | None = None, *, sheet: str | None = None,
                     notes: list[str] | None = None, progress: Progress | None = None,
                     cancelled: IsCancelled | None = None) -> list[TableRow]:
-    """One :class:`TableRow` per non-empty row: its text column (by name, index or guessed), a ``title`` column
-    if there is one, and every other filled cell as metadata under its column's name.
+    """:func:`iter_table_rows`, whole."""
+    return list(iter_table_rows(path, column, sheet=sheet, notes=notes, progress=progress, cancelled=cancelled))
 
-    A text cell longer than one document may be makes the whole file an error naming its row: never a cut.
+
+def iter_table_rows(path: str | Path | Source, column: str | int | None = None, *, sheet: str | None = None,
+                    notes: list[str] | None = None, progress: Progress | None = None,
+                    cancelled: IsCancelled | None = None) -> Iterator[TableRow]:
+    """One :class:`TableRow` per non-empty row, as the table is read: its text column (by name, index or guessed),
+    a ``title`` column if there is one, and every other filled cell as metadata under its column's name.
+
+    A text cell longer than one document may be makes the whole file an error naming its row: never a cut; so
+    does a text column empty or of numbers in every row (said once the table is read: drop the rows that came).
     What is not read as documents (a title row above the header) is said in ``notes``.
     """
     source = _source(path)
     path = source.path
-    layout, numbered = _read(source, None, sheet, progress=progress, cancelled=cancelled)
+    layout, preview, numbered = _read_preview(source, sheet, progress=progress, cancelled=cancelled)
     header = layout.header
     if layout.title_row is not None and notes is not None:
         notes.append(f"the first row, {layout.title_row[:60]!r}, is a title above the header, not a document")
@@ -423,72 +474,95 @@ def table_documents(path: str | Path | Source, column: str | int | None = None, 
             raise FormatError(path, f"no column named {column!r}; columns are {header}")
         index = header.index(column)
     elif column is None:
-        if guess_text_column(header if layout.has_header else [""] * len(header),
-                             [r for _, r in numbered[:_GUESS_ROWS]]) is None:
+        if guess_text_column(header if layout.has_header else [""] * len(header), preview) is None:
             raise FormatError(path, "no column with text found")
         index = layout.text_column
     else:
         index = column
     if not 0 <= index < len(header):
         raise FormatError(path, f"there is no column {index + 1}; the table has {len(header)}")
-    values = [r[index] for _, r in numbered if index < len(r) and r[index].strip()]
-    if numbered and not values:
-        raise FormatError(path, f"the column {header[index]!r} is empty in every row; if it holds formulas, open the "
-                                "file in Excel or LibreOffice and save it, so that their values are saved too, or "
-                                "choose the column with the notes")
-    if values and all(_is_number(v) for v in values):
-        raise FormatError(path, f"the column {header[index]!r} holds numbers (ids or dates), not text; choose the "
-                                "column with the notes")
     own_export = layout.sheet == "Documents" and "text" in header
     titles = {i for i, name in enumerate(header) if name.lower() == "title"} if layout.has_header else set()
     skip = {index} | titles
     if own_export:
         skip |= {i for i, name in enumerate(header) if name in APP_DOCUMENT_COLUMNS}
-    regions = _region_columns(header, numbered, skip) if layout.has_header else []
+    regions = _region_columns(header, preview, source, sheet, skip) if layout.has_header else []
     skip |= set(regions)
     own_entities = _own_entities(source, notes) if own_export and source.suffix == ".xlsx" else None
-    out = []
-    for n, (line, row) in enumerate(numbered):
-        if n % 2000 == 0 and n:
-            check_cancelled(cancelled)
-            if progress is not None:
-                progress(n, len(numbered))
+    rows = texts = numbers = 0
+    for line, row in numbered:
+        rows += 1
         text = row[index] if index < len(row) else ""  # as the cell has it: a note may end in spaces
         if len(text) > MAX_DOCUMENT_CHARS:
             raise FormatError(path, f"the cell is {len(text):,} characters long; one document can hold at most "
                                     f"{MAX_DOCUMENT_CHARS:,}. Split that note", line)
         if not text.strip():
             continue
+        texts += 1
+        numbers += _is_number(text)
         title = next((row[i].strip() for i in titles if i < len(row) and row[i].strip()), "")
         metadata = {header[i]: cell.strip() for i, cell in enumerate(row) if i not in skip and cell.strip()}
-        out.append(TableRow(line, text, title, metadata))
+        out = TableRow(line, text, title, metadata)
         if regions:
-            _label_studio_row(out[-1], [row[i] if i < len(row) else "" for i in regions], path, notes)
+            _label_studio_row(out, [row[i] if i < len(row) else "" for i in regions], path, notes)
         elif own_entities is not None:
-            _own_export_row(out[-1], row, header, own_entities, notes)
-    return out
+            _own_export_row(out, row, header, own_entities, notes)
+        yield out
+    if rows and not texts:
+        raise FormatError(path, f"the column {header[index]!r} is empty in every row; if it holds formulas, open the "
+                                "file in Excel or LibreOffice and save it, so that their values are saved too, or "
+                                "choose the column with the notes")
+    if texts and numbers == texts:
+        raise FormatError(path, f"the column {header[index]!r} holds numbers (ids or dates), not text; choose the "
+                                "column with the notes")
 
 
 def _cell(row: list[str], header: list[str], name: str) -> str:
     return row[header.index(name)].strip() if name in header and header.index(name) < len(row) else ""
 
 
-def _region_columns(header: list[str], numbered: list[tuple[int, list[str]]], skip: set[int]) -> list[int]:
+def _region_columns(header: list[str], preview: list[list[str]], source: Source, sheet: str | None,
+                    skip: set[int]) -> list[int]:
     """Columns of Label Studio's CSV/TSV export that hold labelled regions as JSON
-    (``[{"start": 0, "end": 4, "text": "জ্বর", "labels": ["Symptom"]}]``)."""
-    out = []
-    for i in range(len(header)):
-        cells = [r[i] for _, r in numbered if i < len(r) and r[i].strip()]
-        if i in skip or not cells or not all(c.lstrip().startswith("[") for c in cells):
+    (``[{"start": 0, "end": 4, "text": "জ্বর", "labels": ["Symptom"]}]``) in every filled cell, some not empty.
+    Candidates come from the previewed rows; only for those is the whole table read once more."""
+    candidates = [i for i in range(len(header)) if i not in skip and _regions_cell(preview, i) in (_REGIONS, _EMPTY)]
+    if not candidates:
+        return []
+    found = dict.fromkeys(candidates, False)
+    _, numbered = _read_stream(source, sheet)
+    for _, row in numbered:
+        for i in list(found):
+            kind = _regions_cell([row], i)
+            if kind is False:
+                del found[i]
+            elif kind == _REGIONS:
+                found[i] = True
+        if not found:
+            break
+    return [i for i, regions in found.items() if regions]
+
+
+_REGIONS, _EMPTY = "regions", "empty lists"
+
+
+def _regions_cell(rows: list[list[str]], i: int) -> str | bool | None:
+    """What column ``i`` of ``rows`` holds: False when a filled cell is no list of regions, else :data:`_REGIONS`
+    when a cell holds some, :data:`_EMPTY` when every filled cell is an empty list, None when none is filled."""
+    kind = None
+    for r in rows:
+        if i >= len(r) or not r[i].strip():
             continue
+        if not r[i].lstrip().startswith("["):
+            return False
         try:
-            values = [json.loads(c) for c in cells]
-        except ValueError:
-            continue
-        if all(isinstance(v, list) and all(isinstance(r, dict) and "start" in r and "labels" in r for r in v)
-               for v in values) and any(values):
-            out.append(i)
-    return out
+            value = json.loads(r[i])
+        except (ValueError, RecursionError):
+            return False
+        if not (isinstance(value, list) and all(isinstance(x, dict) and "start" in x and "labels" in x for x in value)):
+            return False
+        kind = _REGIONS if value or kind == _REGIONS else _EMPTY
+    return kind
 
 
 def _label_studio_row(row: TableRow, cells: list[str], path: Path, notes: list[str] | None) -> None:
@@ -567,14 +641,19 @@ def table_texts(path: str | Path, column: str | int | None = None) -> list[tuple
     return [(row.line, row.text) for row in table_documents(path, column)]
 
 
+def iter_documents(source: Source, options: ReadOptions) -> Iterator[Document]:
+    """The registry's reader: one document per row as the table is read (:func:`iter_table_rows`), annotated
+    where the table carries a person's entities, suggested where it carries a model's, else to be tagged."""
+    for row in iter_table_rows(source, options.column, sheet=options.sheet, notes=options.notes,
+                               progress=options.progress, cancelled=options.cancelled):
+        yield Document(row.text, row.entities or [], name=row.title or f"{source.name} row {row.line}", line=row.line,
+                       status="annotated" if row.reviewed else "unannotated" if row.entities is None else "suggested",
+                       metadata=row.metadata)
+
+
 def read_documents(source: Source, options: ReadOptions) -> list[Document]:
-    """The registry's reader: one document per row (:func:`table_documents`), annotated where the table carries
-    a person's entities, suggested where it carries a model's, else to be tagged."""
-    rows = table_documents(source, options.column, sheet=options.sheet, notes=options.notes,
-                           progress=options.progress, cancelled=options.cancelled)
-    return [Document(row.text, row.entities or [], name=row.title or f"{source.name} row {row.line}", line=row.line,
-                     status="annotated" if row.reviewed else "unannotated" if row.entities is None else "suggested",
-                     metadata=row.metadata) for row in rows]
+    """:func:`iter_documents`, whole."""
+    return list(iter_documents(source, options))
 
 
 def safe_cell(value: object) -> tuple[object, bool]:

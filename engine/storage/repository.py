@@ -20,8 +20,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from engine.assertion import Rules, load_rules
-from engine.errors import MederError, OperationCancelled, StorageError
+from engine.errors import MederError, StorageError
 from engine.spans import ASSERTIONS, PRESENT, Entity
+from engine.storage.import_session import IdRanges, ImportSession
 from engine.storage.rules import EditRefused, check_spans, human_row, nudge, occurrences, overlapping, snap
 from engine.storage.schema import (
     MIGRATIONS,
@@ -276,44 +277,26 @@ class Repository:
         Undo hides the new documents (as a deletion does) and gives updated ones back what they held; redo
         brings both back. ``cancelled()``, checked every few hundred documents, rolls everything back.
         """
-        ids: list[int] = []
-        duplicates, before, after, touched, added = 0, [], [], [], []
-        seen: set[str] = set()
-        with self._transaction(f"The import of {len(new) + len(updates)} document(s) was not saved") as db:
-            for n, (document_id, doc) in enumerate(updates.items()):
-                if cancelled is not None and n % 200 == 0 and cancelled():
-                    raise OperationCancelled()
-                states = self._updated_from_file(db, document_id, doc)
-                if states is not None:
-                    before.append(states[0])
-                    after.append(states[1])
-                    touched.append(document_id)
-                    added += [r["id"] for r in states[1]["entities"]]
-            for n, (doc, origin) in enumerate(new):
-                if cancelled is not None and n % 200 == 0 and cancelled():
-                    raise OperationCancelled()
-                if origin not in ("model", "human"):
-                    raise ValueError(f"origin must be 'model' or 'human', got {origin!r}")
-                if skip_duplicates and origin == "model" and _stored_twice(db, doc.text, seen):
-                    duplicates += 1
-                    continue
-                document_id = _insert_document(db, doc, origin=origin, model_version=model_version,
-                                               status="suggested" if origin == "model" else "accepted")
-                ids.append(document_id)
-                state = {"document_id": document_id, "entities": [], "reviewed": doc.reviewed,
-                         "reviewed_at": db.execute("SELECT reviewed_at FROM documents WHERE id = ?",
-                                                   (document_id,)).fetchone()[0]}
-                before.append(state | {"deleted_at": _now()})  # undone: hidden, as a deleted document is
-                after.append(state | {"deleted_at": None})
-            if not before:
-                return StoredImport(ids, (), duplicates, None)
-            parts = ([f"import {len(ids)} document(s)"] if ids else []) + \
-                ([f"update {len(touched)} document(s) from an imported file"] if touched else [])
-            description = " and ".join(parts)
-            first = touched[0] if touched else ids[0]
-            self._record(db, first, description, {"batch": before}, {"batch": after})
-        return StoredImport(ids, tuple(touched), duplicates,
-                            Change(first, description, tuple(added), documents=tuple(touched) + tuple(ids)))
+        with self.importing(f"The import of {len(new) + len(updates)} document(s) was not saved",
+                            model_version=model_version, skip_duplicates=skip_duplicates,
+                            cancelled=cancelled) as session:
+            for document_id, doc in updates.items():
+                session.update(document_id, doc)
+            for doc, origin in new:
+                session.add(doc, origin)
+        return session.result
+
+    @contextmanager
+    def importing(self, not_done: str, *, model_version: str = "", skip_duplicates: bool = True,
+                  cancelled: Callable[[], bool] | None = None) -> Iterator[ImportSession]:
+        """An import stored chunk by chunk in one transaction and one undo step (see
+        :mod:`engine.storage.import_session`); its outcome is ``session.result`` once the block ends. A failure
+        raises ``"<not_done>: <why>"`` and stores nothing; so does a cancel (:class:`OperationCancelled`)."""
+        with self._transaction(not_done) as db:
+            session = ImportSession(self, db, model_version=model_version, skip_duplicates=skip_duplicates,
+                                    cancelled=cancelled)
+            yield session
+            session.result = session.finish(_now())
 
     def documents(self, *, search: str = "", order: str = "created") -> list[StoredDocument]:
         """All documents, optionally filtered by a title/text substring.
@@ -588,14 +571,18 @@ class Repository:
                     added.append(_insert_entity(db, row)["id"])
                 _restore_review(db, state)
                 _write_document_fields(db, state["document_id"], state)
+            # an import records its new documents as ranges of ids: hidden when undone, shown again when redone
+            imported = new.get("imported", {"ranges": [], "deleted_at": None})
+            db.executemany("UPDATE documents SET deleted_at = ? WHERE id BETWEEN ? AND ?",
+                           [(imported["deleted_at"], first, last) for first, last in imported["ranges"]])
             db.execute("UPDATE edits SET undone = ? WHERE id = ?", (int(undo), edit["id"]))
             gone = db.execute("SELECT deleted_at IS NOT NULL FROM documents WHERE id = ?",
                               (edit["document_id"],)).fetchone()
         # an import undone hides the documents it added: the list must drop them
-        hidden = any(state.get("deleted_at") for state in news)
+        hidden = any(state.get("deleted_at") for state in news) or bool(imported["ranges"] and imported["deleted_at"])
+        documents = IdRanges.of(state["document_id"] for state in news) + IdRanges(imported["ranges"])
         return Change(edit["document_id"], ("undo " if undo else "redo ") + edit["description"], tuple(added),
-                      documents=tuple(state["document_id"] for state in news) if "batch" in new else (),
-                      removed=bool(gone and gone[0]) or hidden)
+                      documents=documents if "batch" in new else (), removed=bool(gone and gone[0]) or hidden)
 
     def retag(self, document_id: int, entities: list[Entity], model_version: str) -> Change | None:
         """Replace an unreviewed document's model suggestions by a new model's (see :meth:`retag_documents`)."""
@@ -645,18 +632,19 @@ class Repository:
         return Change(touched[0], description, tuple(r["id"] for state in after for r in state["entities"]),
                       documents=tuple(touched))
 
-    def documents_with_texts(self, texts: Iterable[str]) -> dict[str, list[int]]:
+    def documents_with_texts(self, texts: Iterable[str], *, up_to: int | None = None) -> dict[str, list[int]]:
         """The stored documents (not deleted) holding each of ``texts``, newest first; a text stored nowhere is
-        absent. One query per few hundred texts, through the index on the text's length."""
+        absent. One query per few hundred texts, through the index on the text's length. ``up_to``: only
+        documents with ids up to it (those stored before an import began)."""
         wanted = list(dict.fromkeys(texts))
         found: dict[str, list[int]] = {}
         for i in range(0, len(wanted), _TEXTS_PER_QUERY):
             chunk = wanted[i:i + _TEXTS_PER_QUERY]
             lengths = sorted({len(t) for t in chunk})
             rows = self._query(
-                f"SELECT id, text FROM documents WHERE deleted_at IS NULL AND length(text) IN"
+                f"SELECT id, text FROM documents WHERE deleted_at IS NULL AND id <= ? AND length(text) IN"
                 f" ({', '.join('?' * len(lengths))}) AND text IN ({', '.join('?' * len(chunk))}) ORDER BY id DESC",
-                (*lengths, *chunk))
+                (up_to if up_to is not None else 1 << 62, *lengths, *chunk))
             for row in rows:
                 found.setdefault(row["text"], []).append(row["id"])
         return found
