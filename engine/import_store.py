@@ -123,7 +123,8 @@ def _new_document(d: PendingDocument) -> NewDocument:
     return NewDocument(d.title, d.text, d.source, d.entities, metadata=d.metadata, reviewed=d.reviewed)
 
 
-Ask = Callable[[int], "OnExisting | None"]  # how many annotated documents match stored ones -> the user's answer
+# (annotated documents matching stored ones, documents read) -> the user's answer; None stores nothing
+Ask = Callable[[int, int], "OnExisting | None"]
 
 
 def import_and_store(repo: Repository, paths: Sequence[Path], tagger: Tagger | None, *,
@@ -139,8 +140,10 @@ def import_and_store(repo: Repository, paths: Sequence[Path], tagger: Tagger | N
     or a failure stores nothing.
 
     ``on_existing`` is the answer for annotated documents whose text was stored before the import, or a function
-    asked once the files are read (``ask(count)``: "update", "add", or None to store nothing). Until it answers,
-    such documents are stored as new ones; "update" then moves each onto the stored document it matches.
+    asked once the files are read (``ask(matches, documents read)``: "update", "add", or None to store nothing).
+    Until it answers, such documents are stored as new ones; "update" then moves each onto the stored document it
+    matches. (Asked at the end, the question counts every match; held back meanwhile in memory, a re-import of a
+    million annotated rows would not be flat.)
     """
     if not callable(on_existing) and on_existing not in ("update", "add"):
         raise ValueError(f"on_existing must be 'update' or 'add' or a function, got {on_existing!r}")
@@ -182,7 +185,7 @@ def import_and_store(repo: Repository, paths: Sequence[Path], tagger: Tagger | N
                     del waiting[file_waiting:]
                     unchanged = file_unchanged
         if waiting:
-            answer = ask(len(waiting))
+            answer = ask(len(waiting), report.total("documents"))
             if answer is None:
                 raise OperationCancelled()
             if answer == "update":

@@ -142,10 +142,10 @@ def test_matches_are_asked_about_once_read_and_the_answer_decides(repo, tmp_path
                     encoding="utf-8")
     asked = []
     with pytest.raises(OperationCancelled):  # no answer: nothing stored
-        import_and_store(repo, [path], None, chunk_size=CHUNK, on_existing=lambda n: asked.append(n))
-    assert asked == [1] and repo.counts()["documents"] == 1 and repo.undo_status() == (None, None)
+        import_and_store(repo, [path], None, chunk_size=CHUNK, on_existing=lambda n, read: asked.append((n, read)))
+    assert asked == [(1, 7)] and repo.counts()["documents"] == 1 and repo.undo_status() == (None, None)
 
-    log = import_and_store(repo, [path], None, chunk_size=CHUNK, on_existing=lambda n: "update")
+    log = import_and_store(repo, [path], None, chunk_size=CHUNK, on_existing=lambda n, read: "update")
     assert (len(log.added), log.updated, log.unchanged) == (6, 1, 0) and repo.counts()["documents"] == 7
     [a] = repo.documents_with_texts(["রোগী 0: জ্বর আছে"])["রোগী 0: জ্বর আছে"]
     assert a == 1 and [e.label for e in repo.entities(a)] == ["Health Condition"]
@@ -153,5 +153,5 @@ def test_matches_are_asked_about_once_read_and_the_answer_decides(repo, tmp_path
     repo.undo()
     assert [e.label for e in repo.entities(1)] == ["Symptom"] and repo.counts()["documents"] == 1
 
-    log = import_and_store(repo, [path], None, chunk_size=CHUNK, on_existing=lambda n: "add")
+    log = import_and_store(repo, [path], None, chunk_size=CHUNK, on_existing=lambda n, read: "add")
     assert (len(log.added), log.updated) == (7, 0) and repo.counts()["documents"] == 8

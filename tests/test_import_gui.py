@@ -217,27 +217,29 @@ def test_cancel_at_the_reimport_question_stores_nothing(open_window, qtbot, tmp_
     window.repo.close()
 
 
-def test_an_update_the_database_refuses_is_kept_for_retry(open_window, qtbot, tmp_path, reviewed, monkeypatch):
+def test_an_import_the_database_refuses_stores_nothing_and_can_be_done_again(open_window, qtbot, tmp_path, reviewed,
+                                                                             monkeypatch):
+    """Read and stored chunk by chunk, an import holds no more than a chunk in memory: when the database refuses it,
+    nothing is stored, the user is told so, and the same files import once the database is free again."""
     path, tasks = reviewed
     warnings: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text: warnings.append(text)))
-    # closing with unsaved documents asks first; a failing test must not hang on that question
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a: QMessageBox.StandardButton.Yes))
     window = open_window(Repository(path, timeout_s=0.1), tmp_path)
     lock = sqlite3.connect(path, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")  # another program holds the database
-    seen: list[str] = []
-    click_when_asked("reimport_update", seen)
     window.import_files([tasks])
     qtbot.waitUntil(lambda: bool(warnings), timeout=30000)
     lock.execute("ROLLBACK")
     lock.close()
-    assert "The import of 2 document(s) was not saved: the database is busy" in warnings[0]
-    assert window.retry_action.isVisible() and window.retry_action.text() == "Retry saving 2 document(s)"
-    assert labels(window.repo, TEXT_A) == ["Symptom"]
-    window.retry_action.trigger()  # the user's choice is kept: no second question
+    assert "The import of 1 file(s) was not saved: the database is busy" in warnings[0]
+    assert "Nothing of this import was stored" in warnings[0] and not window.retry_action.isVisible()
+    assert labels(window.repo, TEXT_A) == ["Symptom"] and window.undo_action.text() == "Undo"
+    seen: list[str] = []
+    click_when_asked("reimport_update", seen)
+    window.import_files([tasks])
+    qtbot.waitUntil(lambda: "updated from the file" in window.statusBar().currentMessage(), timeout=30000)
     assert labels(window.repo, TEXT_A) == ["Health Condition"] and window.repo.counts()["documents"] == 2
-    assert window.unsaved == [] and not window.retry_action.isVisible() and len(seen) == 1
+    assert len(seen) == 1
     window.repo.close()
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Callable
+from typing import TypeVar
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from engine.errors import MederError, OperationCancelled
+
+T = TypeVar("T")
 
 
 class _Signals(QObject):
@@ -44,6 +47,45 @@ class BackgroundOp(QRunnable):
             self.signals.failed.emit(f"{exc.__class__.__name__}: {exc}\n\n{traceback.format_exc(limit=5)}")
         else:
             self.signals.succeeded.emit(result)
+
+
+class _OnUiThread(QObject):
+    """Runs jobs handed over from other threads on the thread it was made on (the UI thread)."""
+
+    job = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.job.connect(self._run, Qt.ConnectionType.QueuedConnection)
+
+    def _run(self, job: Callable[[], None]) -> None:
+        job()
+
+
+def asked_on_ui_thread(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` (a question: it shows a dialog) for a background operation to call: it runs on the UI thread, and
+    the operation waits for its answer. Make it on the UI thread, before the operation starts."""
+    relay = _OnUiThread()
+
+    def call(*args):
+        done, out = threading.Event(), {}
+
+        def job() -> None:
+            try:
+                out["value"] = fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - raised again in the operation's thread
+                out["error"] = exc
+            finally:
+                done.set()
+
+        relay.job.emit(job)
+        done.wait()
+        if "error" in out:
+            raise out["error"]
+        return out["value"]
+
+    call.relay = relay  # alive as long as the function is
+    return call
 
 
 def run_in_background(parent: QWidget, fn: Callable, *, title: str | None, on_success: Callable[[object], None],

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from app.gui import help as help_pages
 from app.gui import keymap
-from app.gui.background import run_in_background
+from app.gui.background import asked_on_ui_thread, run_in_background
 from app.gui.colors import ASSERTION_STYLES, color_for, type_colors
 from app.gui.flow_layout import FlowLayout
 from app.gui.import_dialog import ImportChoicesDialog, without_path
@@ -44,13 +44,12 @@ from engine.exporting import export
 from engine.formats import registry as file_formats
 from engine.formats.registry import Source
 from engine.formats.tables import TableLayout
-from engine.import_store import ImportLog, OnExisting, store_import, stored_matches
+from engine.import_store import ImportLog, OnExisting, import_and_store, store_import
 from engine.importing import (
     MAX_DOCUMENT_CHARS,
     ImportBatch,
     PendingDocument,
     TableChoice,
-    import_files,
     is_annotated_file,
     is_table,
     table_layout,
@@ -1012,36 +1011,42 @@ class MainWindow(QMainWindow):
 
     def _start_import(self, files: list[Path], text_column: str | None, *,
                       choices: dict[Path, TableChoice] | None = None, sources: dict[Path, Source] | None = None) -> None:
-        tagger = self.tagger
+        """Read, tag and store in the background, a chunk at a time (memory stays flat whatever the files hold),
+        in one transaction and one undo step; annotated documents whose text is stored already are asked about
+        once the files are read (answered Cancel: nothing is stored)."""
+        tagger, repo = self.tagger, self.repo
+        refused: list[int] = []  # documents read, when the question was answered Cancel
+
+        def ask(matches: int, documents: int) -> OnExisting | None:
+            answer = self._ask_update(matches)
+            if answer is None:
+                refused.append(documents)
+            return answer
+
+        ask_here = asked_on_ui_thread(ask)
+
+        def store(progress, cancelled) -> ImportLog | str:
+            try:
+                return import_and_store(repo, files, tagger, on_existing=ask_here, text_column=text_column,
+                                        choices=choices, sources=sources, progress=progress, cancelled=cancelled)
+            except StorageError as exc:  # the database refused: nothing was stored, the files are as they were
+                return str(exc)
+
+        def on_cancel() -> None:
+            self.statusBar().showMessage(f"Import cancelled; none of the {refused[0]} document(s) was stored"
+                                         if refused else "Import cancelled; nothing was stored", 8000)
+
         run_in_background(
-            self, lambda progress, cancelled: import_files(files, tagger, text_column=text_column, choices=choices,
-                                                           sources=sources, progress=progress, cancelled=cancelled),
-            title=f"Importing {len(files)} file(s)", on_success=self._on_imported,
+            self, store, title=f"Importing {len(files)} file(s)", on_success=self._on_stored,
             on_failure=lambda m: QMessageBox.warning(self, "Import failed", f"Nothing was imported.\n\n{m}"),
-            on_cancel=lambda: self.statusBar().showMessage("Import cancelled; nothing was stored", 5000))
+            on_cancel=on_cancel)
 
-    def _on_imported(self, batch: ImportBatch) -> None:
-        """Ask first (annotated documents already stored: update them, or add as new?), then store in the background."""
-        on_existing: OnExisting | None = "update"
-        try:
-            matches = stored_matches(self.repo, batch)
-        except StorageError:
-            matches = 0  # storing says what is wrong, and keeps the documents for a retry
-        if matches:
-            on_existing = self._ask_update(matches)
-            if on_existing is None:
-                self.statusBar().showMessage(f"Import cancelled; none of the {len(batch.documents)} document(s) was "
-                                             "stored", 8000)
-                return
-        run_in_background(
-            self, lambda progress, cancelled: store_import(self.repo, batch, on_existing=on_existing,
-                                                           cancelled=cancelled),
-            title=f"Storing {len(batch.documents)} documents" if len(batch.documents) > 1000 else None,
-            on_success=self._on_stored,
-            on_failure=lambda m: self._keep_unsaved(batch.documents, batch.model_version, on_existing, m),
-            on_cancel=lambda: self.statusBar().showMessage("Import cancelled; nothing was stored", 5000))
-
-    def _on_stored(self, log: ImportLog) -> None:
+    def _on_stored(self, log: ImportLog | str) -> None:
+        if isinstance(log, str):  # what the database said when it refused the import
+            QMessageBox.warning(self, "Documents not saved",
+                                f"{log}\n\nNothing of this import was stored, and the files are as they were: "
+                                "import them again once the problem is solved (File › Import…).")
+            return
         self._show_stored(log.added, log.change)
         if not log.complete:  # never a silent partial import: say it per file
             QMessageBox.warning(self, "Import summary", log.text())

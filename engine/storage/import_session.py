@@ -138,6 +138,8 @@ class ImportSession:
 
     def stored_texts(self, texts: Iterable[str]) -> dict[str, list[int]]:
         """Documents stored before this import (not deleted) holding each of ``texts``, newest first."""
+        if not self.stored_before:  # an empty database: nothing to look for among the rows this import adds
+            return {}
         return self._repo.documents_with_texts(texts, up_to=self.stored_before)
 
     def add(self, doc: NewDocument, origin: str) -> int | None:
