@@ -193,7 +193,8 @@ def _sniff_jsonl(source: Source, *, prodigy: bool) -> float:
 
 
 def _stream_jsonl(source: Source, options: ReadOptions) -> Iterator[Document]:
-    return jsonl.iter_parse(source.text(), source.path, notes=options.notes, progress=options.progress,
+    total, lines = source.lines()  # from disk a line at a time: a 100 MB file is never held whole
+    return jsonl.iter_lines(lines, total, source.path, notes=options.notes, progress=options.progress,
                             cancelled=options.cancelled)
 
 

@@ -8,13 +8,14 @@ object with ``"annotations"`` a Label Studio task, anything else with a ``"text"
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from engine.errors import FormatError
 from engine.formats.healthner import check_json_depth, json_errors
 from engine.formats.regions import has_astral, keep_fitting, place, to_utf16, utf16_offsets
+from engine.formats.registry import text_lines
 from engine.progress import IsCancelled, Progress, check_cancelled
 from engine.spans import ASSERTIONS, PRESENT, Document, Entity
 from engine.text import split_words
@@ -39,25 +40,17 @@ def parse(text: str, path: str | Path, *, notes: list[str] | None = None, progre
     return list(iter_parse(text, path, notes=notes, progress=progress, cancelled=cancelled))
 
 
-def _lines(text: str) -> Iterator[str]:
-    """The lines of ``text``, one at a time (no second copy of a 50 MB file). Lines end at "\n" only: a text may
-    hold U+2028, U+0085... which str.splitlines() would cut at."""
-    start = 0
-    while text.startswith("\ufeff", start):
-        start += 1
-    while True:
-        end = text.find("\n", start)
-        if end < 0:
-            yield text[start:]
-            return
-        yield text[start:end]
-        start = end + 1
-
-
 def iter_parse(text: str, path: str | Path, *, notes: list[str] | None = None, progress: Progress | None = None,
                cancelled: IsCancelled | None = None) -> Iterator[Document]:
-    """Documents of a JSONL file as its lines are read; ``progress`` hears the characters read so far every few
-    hundred lines, and ``cancelled`` is asked as often. File-level notes go to ``notes`` at the end."""
+    """Documents of a JSONL file's text as its lines are read (see :func:`iter_lines`)."""
+    return iter_lines(text_lines(text), len(text), path, notes=notes, progress=progress, cancelled=cancelled)
+
+
+def iter_lines(lines: Iterable[tuple[str, int]], total: int, path: str | Path, *, notes: list[str] | None = None,
+               progress: Progress | None = None, cancelled: IsCancelled | None = None) -> Iterator[Document]:
+    """Documents of a JSONL file's ``lines`` (each with how far the read is, out of ``total``: characters, or
+    bytes of a file read line by line) as they come; ``progress`` hears how far every few hundred lines, and
+    ``cancelled`` is asked as often. File-level notes go to ``notes`` at the end."""
     from engine.formats import labelstudio
 
     rejected: dict[str, list[int]] = {}
@@ -68,9 +61,7 @@ def iter_parse(text: str, path: str | Path, *, notes: list[str] | None = None, p
     # adds its span to an earlier document (files of such answers are small; others stream)
     held: list[Document] | None = None
     unlabelled: list[int] = []  # doccano records with an empty label list
-    done, total = 0, len(text)
-    for number, line in enumerate(_lines(text), start=1):
-        done += len(line) + 1
+    for number, (line, done) in enumerate(lines, start=1):
         if number % 500 == 0:  # a 50 MB file moves the bar within the first second, and Cancel stops it
             check_cancelled(cancelled)
             if progress is not None:
@@ -313,5 +304,5 @@ def dumps_prodigy(docs: list[Document], *, suggestions: bool = True) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-__all__ = ["iter_parse", "parse", "parse_doccano", "doccano_document", "prodigy_document", "dumps_doccano", "dumps_prodigy",
+__all__ = ["iter_lines", "iter_parse", "parse", "parse_doccano", "doccano_document", "prodigy_document", "dumps_doccano", "dumps_prodigy",
            "Entity"]

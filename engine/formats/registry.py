@@ -10,7 +10,7 @@ each format to score it).
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,19 +76,98 @@ class Source:
         return self._text
 
     def head(self) -> str:
-        """The first :data:`HEAD_CHARS` characters of the text, or "" for what is no text: for sniffers."""
+        """The first :data:`HEAD_CHARS` characters of the text, or "" for what is no text: for sniffers. Decoded from
+        the file's first bytes (as :meth:`text` decodes), so a large file is not read whole to be recognised."""
         if self._head is None:
+            if self._text is not None:
+                self._head = self._text[:HEAD_CHARS]
+                return self._head
+            with open(self.path, "rb") as f:
+                raw = f.read(_HEAD_BYTES)
             if self.size > MAX_FILE_BYTES:  # never read whole: decode the first bytes leniently
-                with open(self.path, "rb") as f:
-                    self._head = f.read(HEAD_CHARS).decode("utf-8", errors="replace")
-            elif self._text is None and self.raw()[:4] == b"PK\x03\x04":  # a zip (a workbook): no text to look at
+                self._head = raw[:HEAD_CHARS].decode("utf-8", errors="replace")
+            elif raw[:4] == b"PK\x03\x04":  # a zip (a workbook): no text to look at
                 self._head = ""
             else:
+                from engine.formats import decode_text
+
+                if len(raw) < self.size:  # a prefix: no character cut in two at its end
+                    raw = raw[:len(raw) // 2 * 2] if _utf16(raw) else _whole_utf8(raw)
                 try:
-                    self._head = self.text()[:HEAD_CHARS]
+                    self._head = decode_text(raw, self.path)[:HEAD_CHARS]
                 except FormatError:
                     self._head = ""
         return self._head
+
+    def lines(self) -> tuple[int, Iterator[tuple[str, int]]]:
+        """The text's lines (ending at "\n" only; a first byte-order mark dropped), each with how far the read is,
+        out of the total returned first. A UTF-8 file is read from disk a line at a time, never whole; others are
+        decoded whole (:meth:`text`). Undecodable bytes raise :class:`FormatError` as :meth:`text` does, possibly
+        after some lines came."""
+        if self._text is not None or self.size > MAX_FILE_BYTES:
+            return self._text_lines()
+        with open(self.path, "rb") as f:
+            start = f.read(_HEAD_BYTES)
+        if _utf16(start):
+            return self._text_lines()
+        return self.size, self._utf8_lines(with_mark=start.startswith(b"\xef\xbb\xbf"))
+
+    def _text_lines(self) -> tuple[int, Iterator[tuple[str, int]]]:
+        text = self.text()
+        return len(text), text_lines(text)
+
+    def _utf8_lines(self, *, with_mark: bool) -> Iterator[tuple[str, int]]:
+        done = 0
+        with open(self.path, "rb") as f:
+            for number, raw in enumerate(f, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    if with_mark:
+                        raise FormatError(self.path, "not valid UTF-8-SIG text despite its byte-order mark") from None
+                    raise FormatError(self.path, f"not valid UTF-8 or UTF-16 text (bad byte at offset "
+                                                 f"{done + exc.start})", number) from None
+                if "\x00" in line and not with_mark:  # as text() says of a file with NULs that is no UTF-16
+                    raise FormatError(self.path, "this looks like a binary file, not text")
+                done += len(raw)
+                if number == 1:
+                    line = line.lstrip("\ufeff")
+                yield line[:-1] if line.endswith("\n") else line, done
+
+
+def text_lines(text: str) -> Iterator[tuple[str, int]]:
+    """The lines of ``text`` (a first byte-order mark dropped), one at a time (no second copy of a 50 MB file),
+    each with the characters read so far. Lines end at "\n" only: a text may hold U+2028, U+0085... which
+    str.splitlines() would cut at."""
+    start = 0
+    while text.startswith("\ufeff", start):
+        start += 1
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:], len(text)
+            return
+        yield text[start:end], end + 1
+        start = end + 1
+
+
+_HEAD_BYTES = 4 * HEAD_CHARS  # enough bytes for HEAD_CHARS characters in any encoding a text file has
+
+
+def _whole_utf8(raw: bytes) -> bytes:
+    """``raw`` without the first bytes of a UTF-8 character the prefix cut."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":
+            return raw[:exc.start]
+    return raw
+
+
+def _utf16(raw: bytes) -> bool:
+    """Whether a file starting with ``raw`` is (perhaps) UTF-16: its byte-order mark, or NULs, which UTF-8 text
+    never holds."""
+    return raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw
 
 
 @dataclass
@@ -240,5 +319,5 @@ def by_suffix(suffixes: Collection[str], score: float) -> Sniffer:
     return lambda source: score if source.suffix in suffixes else 0.0
 
 
-__all__ = ["Dumper", "Format", "ReadOptions", "Reader", "Sniffer", "Source", "WriteOptions", "Writer", "by_suffix", "export_suffixes", "formats", "get",
+__all__ = ["Dumper", "Format", "ReadOptions", "Reader", "Sniffer", "Source", "Streamer", "text_lines", "WriteOptions", "Writer", "by_suffix", "export_suffixes", "formats", "get",
            "guess", "import_suffixes", "register", "unregister", "writer_for", "writers"]
