@@ -4,6 +4,7 @@ the time, and peak memory (prints figures; one import per run, so the peak is th
     .venv/bin/python scripts/bench_large_import.py [--megabytes 50]        # a 50 MB doccano JSONL
     .venv/bin/python scripts/bench_large_import.py --rows 100000           # short annotated JSONL lines
     .venv/bin/python scripts/bench_large_import.py --rows 1000000
+    .venv/bin/python scripts/bench_large_import.py --rows 20000 --unannotated  # texts checked as stored or not
     ... [--whole]  # the file read whole, then stored (import_files + store_import: the path before chunks)
 
 The file is written first, in a temporary folder (``--megabytes``: notes of about 300 characters with an entity
@@ -40,10 +41,11 @@ def write_megabytes(path: Path, megabytes: float) -> None:
             n += 1
 
 
-def write_rows(path: Path, rows: int) -> None:
+def write_rows(path: Path, rows: int, *, annotated: bool = True) -> None:
+    label = [[0, 4, "Symptom"]] if annotated else []  # none: texts for the model, each looked up as stored or not
     with path.open("w", encoding="utf-8") as f:
         for n in range(rows):
-            f.write(json.dumps({"text": f"জ্বর আছে {n}", "label": [[0, 4, "Symptom"]]}, ensure_ascii=False) + "\n")
+            f.write(json.dumps({"text": f"জ্বর আছে {n}", "label": label}, ensure_ascii=False) + "\n")
 
 
 def rss_mb() -> int:
@@ -54,6 +56,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--megabytes", type=float, default=50)
     parser.add_argument("--rows", type=int, default=None, help="short annotated lines instead of --megabytes")
+    parser.add_argument("--unannotated", action="store_true",
+                        help="--rows without labels: un-annotated texts, each checked against those stored")
     parser.add_argument("--whole", action="store_true", help="read the file whole, then store it (the old path)")
     args = parser.parse_args()
     from engine.import_store import store_import
@@ -63,7 +67,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "large.jsonl"
         if args.rows is not None:
-            write_rows(path, args.rows)
+            write_rows(path, args.rows, annotated=not args.unannotated)
         else:
             write_megabytes(path, args.megabytes)
         repo = Repository(Path(tmp) / "meder.sqlite3")

@@ -155,3 +155,20 @@ def test_matches_are_asked_about_once_read_and_the_answer_decides(repo, tmp_path
 
     log = import_and_store(repo, [path], None, chunk_size=CHUNK, on_existing=lambda n, read: "add")
     assert (len(log.added), log.updated) == (7, 0) and repo.counts()["documents"] == 8
+
+
+def test_texts_stored_twice_are_skipped_across_chunks_and_files_but_not_those_of_a_file_left_out(repo, tmp_path):
+    """Un-annotated texts already stored (before, or earlier in this import) are skipped and counted; the texts of
+    a file left out halfway are not stored, so they are no reason to skip a later file's."""
+    left_out = tmp_path / "left-out.jsonl"
+    left_out.write_text("".join(json.dumps({"text": f"নোট {i}", "label": []}, ensure_ascii=False) + "\n"
+                                for i in range(7)) + "{not json\n", encoding="utf-8")
+    again = tmp_path / "again.txt"
+    again.write_text("নোট 3", encoding="utf-8")
+    table = tmp_path / "repeats.csv"
+    table.write_text("id,note\n" + "".join(f"{i},\"রোগী {i % 4}: মাথা ব্যথা\"\n" for i in range(10)), encoding="utf-8")
+    log = import_and_store(repo, [left_out, again, table], None, text_column="note", chunk_size=CHUNK)
+    assert sorted(text for text, _ in stored(repo))[:2] == ["নোট 3", "রোগী 0: জ্বর আছে"]
+    assert (len(log.added), log.duplicates) == (1 + 4, 6) and repo.counts()["documents"] == 6
+    log = import_and_store(repo, [again, table], None, text_column="note", chunk_size=CHUNK)
+    assert (len(log.added), log.duplicates) == (0, 11) and repo.undo_status()[0] == "import 5 document(s)"

@@ -34,6 +34,25 @@ def metadata_value(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+class LineNumbers:
+    """Lines of one kind that a note names: how many, and the first ten (not a million numbers)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: list[int] = []
+
+    def append(self, number: int) -> None:
+        self.count += 1
+        if len(self.first) < 10:
+            self.first.append(number)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def shown(self) -> str:
+        return ", ".join(map(str, self.first)) + (" …" if self.count > 10 else "")
+
+
 def parse(text: str, path: str | Path, *, notes: list[str] | None = None, progress: Progress | None = None,
           cancelled: IsCancelled | None = None) -> list[Document]:
     """Documents of a JSONL file (doccano, Prodigy or Label Studio tasks, line by line): :func:`iter_parse`, whole."""
@@ -53,14 +72,14 @@ def iter_lines(lines: Iterable[tuple[str, int]], total: int, path: str | Path, *
     ``cancelled`` is asked as often. File-level notes go to ``notes`` at the end."""
     from engine.formats import labelstudio
 
-    rejected: dict[str, list[int]] = {}
-    units: dict[str, list[int]] = {}  # how doccano offsets were read where the text could not say: unit -> lines
-    binary: list[int] = []  # lines of Prodigy's binary (ner.teach) answers
+    rejected: dict[str, LineNumbers] = {}
+    units: dict[str, LineNumbers] = {}  # how doccano offsets were read where the text could not say: unit -> lines
+    binary = LineNumbers()  # lines of Prodigy's binary (ner.teach) answers
     binary_docs: dict[str, Document] = {}
     # from the first binary answer on, documents wait for the end of the file: a later answer on the same text
     # adds its span to an earlier document (files of such answers are small; others stream)
     held: list[Document] | None = None
-    unlabelled: list[int] = []  # doccano records with an empty label list
+    unlabelled = LineNumbers()  # doccano records with an empty label list
     for number, (line, done) in enumerate(lines, start=1):
         if number % 500 == 0:  # a 50 MB file moves the bar within the first second, and Cancel stops it
             check_cancelled(cancelled)
@@ -76,7 +95,7 @@ def iter_lines(lines: Iterable[tuple[str, int]], total: int, path: str | Path, *
         if "spans" in item or "answer" in item:
             answer = item.get("answer")
             if answer in ("reject", "ignore"):
-                rejected.setdefault(answer, []).append(number)
+                rejected.setdefault(answer, LineNumbers()).append(number)
                 continue
             doc = prodigy_document(item, path, number)
             if item.get("_view_id") == "ner":  # ner.teach: a yes/no on one suggested span, not a whole annotation
@@ -103,19 +122,16 @@ def iter_lines(lines: Iterable[tuple[str, int]], total: int, path: str | Path, *
     yield from held or ()
     if notes is not None:
         if unlabelled:
-            shown = ", ".join(map(str, unlabelled[:10])) + (" …" if len(unlabelled) > 10 else "")
             notes.append(f"{len(unlabelled)} record(s) with no labels came in as texts for the model to tag, not as "
-                         f"reviewed documents (line {shown})")
+                         f"reviewed documents (line {unlabelled.shown()})")
         if binary:
             notes.append(f"{len(binary)} binary answer(s) of Prodigy's ner.teach (accept/reject on one suggested span) "
                          f"on {len(binary_docs)} text(s): the accepted spans come in as suggestions to review, not as "
                          "complete annotations")
         for unit, lines in units.items():
-            shown = ", ".join(map(str, lines[:10])) + (" …" if len(lines) > 10 else "")
-            notes.append(_UNIT_NOTES[unit].format(count=len(lines), lines=shown))
+            notes.append(_UNIT_NOTES[unit].format(count=len(lines), lines=lines.shown()))
         for answer, lines in rejected.items():
-            shown = ", ".join(map(str, lines[:10])) + (" …" if len(lines) > 10 else "")
-            notes.append(f"{len(lines)} example(s) answered {answer!r} in Prodigy not imported (line {shown})")
+            notes.append(f"{len(lines)} example(s) answered {answer!r} in Prodigy not imported (line {lines.shown()})")
 
 
 def parse_doccano(text: str, path: str | Path) -> list[Document]:
@@ -158,7 +174,7 @@ def _offset_unit(item: dict, body: str, raw: list) -> str:
 
 
 def doccano_document(item: dict, path: str | Path, number: int, *,
-                     units: dict[str, list[int]] | None = None) -> Document:
+                     units: dict[str, LineNumbers] | None = None) -> Document:
     """``{"text", "label": [[start, end, type], ...]}``; doccano 1.x: ``"data"`` for the text, dict spans.
 
     Offsets are UTF-16 units (doccano counts as browsers do) unless the record says otherwise or only code
@@ -177,7 +193,7 @@ def doccano_document(item: dict, path: str | Path, number: int, *,
                                 "project); this app imports entity spans [start, end, type]", number)
     unit = _offset_unit(item, body, raw)
     if units is not None and unit != UTF16 and "offset_unit" not in item:
-        units.setdefault(unit, []).append(number)
+        units.setdefault(unit, LineNumbers()).append(number)
     entities = []
     for span in raw:
         if isinstance(span, dict):  # doccano's newer export

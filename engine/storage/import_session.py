@@ -113,6 +113,11 @@ class ImportSession:
         self.result = None  # the StoredImport, once Repository.importing's block has ended
         # what was stored before this import began: only those documents are "already stored" for an update
         self.stored_before: int = db.execute("SELECT COALESCE(MAX(id), 0) FROM documents").fetchone()[0]
+        # the texts this import stored, by their hash (Python's, for this import only): in the temporary database,
+        # which the transaction and the files' savepoints cover too
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS import_texts (hash INTEGER NOT NULL, id INTEGER NOT NULL)")
+        db.execute("CREATE INDEX IF NOT EXISTS temp.import_texts_by_hash ON import_texts (hash)")
+        db.execute("DELETE FROM temp.import_texts")
 
     def _tick(self) -> None:
         if self._done % _CANCEL_EVERY == 0 and self._cancelled is not None and self._cancelled():
@@ -145,19 +150,31 @@ class ImportSession:
     def add(self, doc: NewDocument, origin: str) -> int | None:
         """Store a new document (``origin`` "model": suggestions, "human": annotations); None when it is an
         un-annotated text stored already (before or earlier in this import), skipped and counted."""
-        from engine.storage.repository import _insert_document, _stored_twice
+        from engine.storage.repository import _insert_document
 
         if origin not in ("model", "human"):
             raise ValueError(f"origin must be 'model' or 'human', got {origin!r}")
         self._tick()
-        # the transaction holds this import's earlier documents: the database alone says "stored already"
-        if self.skip_duplicates and origin == "model" and _stored_twice(self._db, doc.text, set()):
+        if self.skip_duplicates and origin == "model" and self._stored(doc.text):
             self.duplicates += 1
             return None
         document_id = _insert_document(self._db, doc, origin=origin, model_version=self.model_version,
                                        status="suggested" if origin == "model" else "accepted")
+        self._db.execute("INSERT INTO temp.import_texts (hash, id) VALUES (?, ?)", (hash(doc.text), document_id))
         self.ids.append(document_id)
         return document_id
+
+    def _stored(self, text: str) -> bool:
+        """Whether ``text`` was stored before this import (not deleted), or earlier in it: the first among the
+        documents of its length stored before, the second by its hash (a match confirmed by the text), so that
+        neither grows with the documents this import adds."""
+        from engine.storage.repository import _STORED_TEXT
+
+        if self._db.execute("SELECT 1 FROM documents WHERE id IN (SELECT id FROM temp.import_texts WHERE hash = ?)"
+                            " AND text = ?", (hash(text), text)).fetchone():
+            return True
+        return bool(self.stored_before) and self._db.execute(
+            f"{_STORED_TEXT} AND id <= ?", (len(text), text, self.stored_before)).fetchone() is not None
 
     def update(self, document_id: int, doc: NewDocument) -> bool:
         """Give a stored document the file's entities, review and metadata; False when it already has them."""
@@ -199,6 +216,7 @@ class ImportSession:
         from engine.storage.repository import Change, StoredImport
 
         assert self._mark is None, "a file was begun and not ended"
+        self._db.execute("DELETE FROM temp.import_texts")
         if not self.ids and not self.touched:
             return StoredImport(self.ids, (), self.duplicates, None)
         parts = ([f"import {len(self.ids)} document(s)"] if self.ids else []) + \
