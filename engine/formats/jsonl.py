@@ -81,6 +81,8 @@ def iter_lines(lines: Iterable[tuple[str, int]], total: int, path: str | Path, *
     held: list[Document] | None = None
     unlabelled = LineNumbers()  # doccano records with an empty label list
     for number, (line, done) in enumerate(lines, start=1):
+        if number == 1:
+            line = line.lstrip("\ufeff")
         if number % 500 == 0:  # a 50 MB file moves the bar within the first second, and Cancel stops it
             check_cancelled(cancelled)
             if progress is not None:

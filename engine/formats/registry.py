@@ -10,6 +10,7 @@ each format to score it).
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,24 +100,21 @@ class Source:
                     self._head = ""
         return self._head
 
-    def lines(self) -> tuple[int, Iterator[tuple[str, int]]]:
-        """The text's lines (ending at "\n" only; a first byte-order mark dropped), each with how far the read is,
-        out of the total returned first. A UTF-8 file is read from disk a line at a time, never whole; others are
-        decoded whole (:meth:`text`). Undecodable bytes raise :class:`FormatError` as :meth:`text` does, possibly
-        after some lines came."""
-        if self._text is not None or self.size > MAX_FILE_BYTES:
-            return self._text_lines()
-        with open(self.path, "rb") as f:
-            start = f.read(_HEAD_BYTES)
-        if _utf16(start):
-            return self._text_lines()
-        return self.size, self._utf8_lines(with_mark=start.startswith(b"\xef\xbb\xbf"))
-
-    def _text_lines(self) -> tuple[int, Iterator[tuple[str, int]]]:
+    def lines(self, *, ends: bool = False) -> tuple[int, Iterator[tuple[str, int]]]:
+        """The text's lines, each with how far the read is, out of the total returned first: lines ending at "\n"
+        only, without it, or (``ends``) as the csv module reads them: at "\r\n", "\n" or a lone "\r", each kept.
+        The encoding's byte-order mark is dropped, as :meth:`text` drops it. A UTF-8 file is read from disk a line
+        at a time, never whole; others are decoded whole. Undecodable bytes raise :class:`FormatError` as
+        :meth:`text` does, possibly after some lines came."""
+        if self._text is None and self.size <= MAX_FILE_BYTES:
+            with open(self.path, "rb") as f:
+                start = f.read(_HEAD_BYTES)
+            if not _utf16(start):
+                return self.size, self._utf8_lines(with_mark=start.startswith(b"\xef\xbb\xbf"), ends=ends)
         text = self.text()
-        return len(text), text_lines(text)
+        return len(text), _universal_lines(text) if ends else text_lines(text)
 
-    def _utf8_lines(self, *, with_mark: bool) -> Iterator[tuple[str, int]]:
+    def _utf8_lines(self, *, with_mark: bool, ends: bool) -> Iterator[tuple[str, int]]:
         done = 0
         with open(self.path, "rb") as f:
             for number, raw in enumerate(f, start=1):
@@ -130,18 +128,20 @@ class Source:
                 if "\x00" in line and not with_mark:  # as text() says of a file with NULs that is no UTF-16
                     raise FormatError(self.path, "this looks like a binary file, not text")
                 done += len(raw)
-                if number == 1:
-                    line = line.lstrip("\ufeff")
-                yield line[:-1] if line.endswith("\n") else line, done
+                if number == 1 and with_mark:
+                    line = line[1:]
+                if not ends:
+                    yield line[:-1] if line.endswith("\n") else line, done
+                    continue
+                for piece in _LONE_CR.split(line):
+                    if piece:
+                        yield piece, done
 
 
 def text_lines(text: str) -> Iterator[tuple[str, int]]:
-    """The lines of ``text`` (a first byte-order mark dropped), one at a time (no second copy of a 50 MB file),
-    each with the characters read so far. Lines end at "\n" only: a text may hold U+2028, U+0085... which
-    str.splitlines() would cut at."""
+    """The lines of ``text`` one at a time (no second copy of a 50 MB file), each with the characters read so far.
+    Lines end at "\n" only: a text may hold U+2028, U+0085... which str.splitlines() would cut at."""
     start = 0
-    while text.startswith("\ufeff", start):
-        start += 1
     while True:
         end = text.find("\n", start)
         if end < 0:
@@ -149,6 +149,16 @@ def text_lines(text: str) -> Iterator[tuple[str, int]]:
             return
         yield text[start:end], end + 1
         start = end + 1
+
+
+def _universal_lines(text: str) -> Iterator[tuple[str, int]]:
+    done = 0
+    for line in io.StringIO(text, newline=""):
+        done += len(line)
+        yield line, done
+
+
+_LONE_CR = re.compile("(?<=\r)(?!\n)")  # where a line of Excel for Mac (a lone CR) ends
 
 
 _HEAD_BYTES = 4 * HEAD_CHARS  # enough bytes for HEAD_CHARS characters in any encoding a text file has

@@ -225,28 +225,48 @@ def _has_header(rows: list[list[str]]) -> bool:
 
 def _csv_rows(source: Source, *, progress: Progress | None = None,
               cancelled: IsCancelled | None = None) -> Iterator[tuple[int, list[str]]]:
-    text, path = source.text(), source.path
-    lines = text.count("\n") + 1
-    if not text.strip():
+    """``(line, cells)`` of each row as the file is read from disk (:meth:`Source.lines`: a 55 MB CSV is never
+    held whole); how far the read is goes to ``progress`` every thousand rows."""
+    path = source.path
+    if not source.head().strip() and not source.text().strip():  # (a head of spaces: rare enough to read whole)
         raise FormatError(path, "the file is empty")
-    # newline="": rows may end in \r\n, \n or a lone \r (Excel for Mac); quoted cells keep theirs
-    delimiter = _delimiter(text, path)
+    total, lines = source.lines(ends=True)  # rows may end in \r\n, \n or a lone \r (Excel for Mac)
+    done = 0
+
+    def read() -> Iterator[str]:
+        nonlocal done
+        for line, position in lines:
+            done = position
+            yield line
+
+    # the delimiter is guessed from the first 200,000 characters, which the rows are then read from again
+    stream, first, size = read(), [], 0
+    for line in stream:
+        first.append(line)
+        size += len(line)
+        if size >= _SAMPLE_CHARS:
+            break
+    rows = chain(first, stream)
+    delimiter = _delimiter("".join(first), path)
+
+    def tell(row_count: int) -> None:
+        if row_count % 1000 == 0 and row_count:  # a 55 MB CSV: the bar moves and Cancel works while it is read
+            check_cancelled(cancelled)
+            if progress is not None:
+                progress(min(done, total), total)
+
     if delimiter == _FIRST_COMMA:  # "17,a note, with commas": the id, then the whole note
-        for line, row in enumerate(_LINE_END.split(text.lstrip("\ufeff")), 1):
-            if line % 1000 == 0:
-                check_cancelled(cancelled)
-                if progress is not None:
-                    progress(min(line, lines), lines)
-            yield line, row.split(",", 1)
+        for line, row in enumerate(rows, 1):
+            tell(line)
+            row = row.rstrip("\r\n")
+            yield line, (row.lstrip("\ufeff") if line == 1 else row).split(",", 1)
         return
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # quoted cells keep their line ends: the reader takes the next lines into them
+    reader = csv.reader(rows, delimiter=delimiter)
     line = 1
     try:
         for n, row in enumerate(reader):
-            if n % 1000 == 0 and n:  # a 55 MB CSV: the bar moves and Cancel works while it is read
-                check_cancelled(cancelled)
-                if progress is not None:
-                    progress(min(line, lines), lines)
+            tell(n)
             yield line, row
             line = reader.line_num + 1
     except csv.Error as exc:
@@ -254,6 +274,9 @@ def _csv_rows(source: Source, *, progress: Progress | None = None,
             raise FormatError(path, f"a cell is longer than {MAX_DOCUMENT_CHARS:,} characters, the most one "
                                     "document can hold; split that note", line) from None
         raise FormatError(path, f"not a readable CSV file ({exc})", line) from None
+
+
+_SAMPLE_CHARS = 200_000  # what the delimiter is guessed from
 
 
 def _delimiter(text: str, path: Path | None = None) -> str:
@@ -267,7 +290,7 @@ def _delimiter(text: str, path: Path | None = None) -> str:
     """
     if path is not None and path.suffix.lower() == ".tsv":
         return "\t"
-    sample = text.lstrip("\ufeff")[:200_000]
+    sample = text.lstrip("\ufeff")[:_SAMPLE_CHARS]
     for delimiter in ("\t", ";", ","):
         try:
             rows = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if any(r)][:50]
