@@ -150,9 +150,12 @@ def import_and_store(repo: Repository, paths: Sequence[Path], tagger: Tagger | N
     ask = on_existing if callable(on_existing) else None
     answer = None if ask is not None else on_existing
     report, errors = ImportReport(), []
-    matched: dict[str, int] = {}  # text -> how many stored documents hold it; the first annotated doc of each
-    # matches asked about, stored as new meanwhile: (new id, the stored document it would update), by file
-    waiting: list[tuple[int, int, str]] = []
+    # the texts matched (the first annotated document of each updates; a later one is new), by their 64-bit hash
+    # (two texts sharing one: about 1 in 10^19): how many stored documents hold each. Kept per match, as the
+    # updates' undo states are (a few; a re-import of a whole large file, all)
+    matched: dict[int, int] = {}
+    file_matched: list[int] = []  # the file's, dropped with it
+    waiting: list[tuple[int, int]] = []  # matches not asked about yet, stored as new: (new id, the stored one)
     unchanged = 0
     with repo.importing(f"The import of {len(paths)} file(s) was not saved",
                         model_version=tagger.version if tagger else "", cancelled=cancelled) as session:
@@ -164,24 +167,26 @@ def import_and_store(repo: Repository, paths: Sequence[Path], tagger: Tagger | N
                 current = chunk.report
                 report.files.append(current)
                 session.begin_file()
-                file_matches, file_waiting, file_unchanged = list(matched), len(waiting), unchanged
-            annotated = [d.text for d in chunk.documents if d.origin == "human" and d.text not in matched]
+                file_matched, file_waiting, file_unchanged = [], len(waiting), unchanged
+            annotated = [d.text for d in chunk.documents if d.origin == "human" and hash(d.text) not in matched]
             found = session.stored_texts(annotated) if annotated and answer != "add" else {}
             for doc in chunk.documents:
-                stored = found.get(doc.text) if doc.origin == "human" and doc.text not in matched else None
+                stored = found.get(doc.text) if doc.origin == "human" and hash(doc.text) not in matched else None
                 if not stored:
                     session.add(_new_document(doc), doc.origin)
                     continue
-                matched[doc.text] = len(stored)
+                matched[hash(doc.text)] = len(stored)
+                file_matched.append(hash(doc.text))
                 if answer == "update":
                     unchanged += not session.update(stored[0], _new_document(doc))
                 else:
-                    waiting.append((session.add(_new_document(doc), doc.origin), stored[0], doc.text))
+                    waiting.append((session.add(_new_document(doc), doc.origin), stored[0]))
             if chunk.last:
                 session.end_file(keep=chunk.report.error is None)
                 errors.extend(chunk.errors)
                 if chunk.report.error is not None:  # none of its matches either
-                    matched = {t: n for t, n in matched.items() if t in file_matches}
+                    for key in file_matched:
+                        del matched[key]
                     del waiting[file_waiting:]
                     unchanged = file_unchanged
         if waiting:
@@ -189,8 +194,10 @@ def import_and_store(repo: Repository, paths: Sequence[Path], tagger: Tagger | N
             if answer is None:
                 raise OperationCancelled()
             if answer == "update":
-                unchanged += session.move_onto_stored([(new, old) for new, old, _ in waiting])
+                unchanged += session.move_onto_stored(waiting)
         stored_twice = sum(n > 1 for n in matched.values()) if answer == "update" else 0
+        if progress is not None:  # writing a large import to disk takes a moment of its own
+            progress(len(paths), len(paths), f"saving {report.total('documents')} document(s)")
     result = session.result
     return ImportLog(report, errors, stored=True, added=result.ids, updated=len(result.updated),
                      unchanged=unchanged, duplicates=result.duplicates, stored_twice=stored_twice,

@@ -172,3 +172,17 @@ def test_texts_stored_twice_are_skipped_across_chunks_and_files_but_not_those_of
     assert (len(log.added), log.duplicates) == (1 + 4, 6) and repo.counts()["documents"] == 6
     log = import_and_store(repo, [again, table], None, text_column="note", chunk_size=CHUNK)
     assert (len(log.added), log.duplicates) == (0, 11) and repo.undo_status()[0] == "import 5 document(s)"
+
+
+def test_a_match_in_a_file_left_out_is_no_match(repo, tmp_path):
+    """The stored text, annotated in a file left out halfway and again in a good file: the good file's updates it."""
+    line = {"text": "রোগী 0: জ্বর আছে", "label": [[8, 12, "Health Condition"]]}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(line, ensure_ascii=False) + "\n{not json\n", encoding="utf-8")
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps(line | {"label": [[8, 12, "Medicine"]]}, ensure_ascii=False) + "\n", encoding="utf-8")
+    asked = []
+    log = import_and_store(repo, [bad, good], None, chunk_size=1,
+                           on_existing=lambda n, read: asked.append((n, read)) or "update")
+    assert asked == [(1, 1)] and (len(log.added), log.updated) == (0, 1) and repo.counts()["documents"] == 1
+    assert [e.label for e in repo.entities(1)] == ["Medicine"]
