@@ -1,9 +1,11 @@
 """A read import in, a log with the changes out (Anki's ``import_csv(request) -> ImportLogWithChanges``).
 
-:func:`engine.importing.import_files` reads and tags files without touching the database, giving an import plan
-(:class:`ImportBatch`); :func:`store_import` matches it against what is stored and stores it in one transaction and
-one undo step, returning one :class:`ImportLog`. The window asks its question (:func:`stored_matches`) before,
-runs the store in the background and shows the log; ``extract`` prints the same log, of a read without a store.
+:func:`import_and_store` reads, tags and stores files chunk by chunk (:func:`engine.importing.read_chunks`): one
+transaction, one undo step, memory flat in the number of documents, the question about annotated documents already
+stored asked once the files are read; it returns one :class:`ImportLog`. The window runs it in the background and
+shows the log. :func:`engine.importing.import_files` reads and tags files whole without the database (an
+:class:`ImportBatch`); :func:`store_import` stores such a batch the same way; ``extract`` prints the same log, of a
+read without a store.
 """
 
 from __future__ import annotations

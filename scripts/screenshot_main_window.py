@@ -31,7 +31,7 @@ def main() -> None:
     from app.gui.application import register_fonts
     from app.gui.main_window import MainWindow
     from app.paths import install_root
-    from engine.importing import import_files
+    from engine.import_store import import_and_store
     from engine.model_registry import ModelRegistry
     from engine.storage import Repository
     from trainer.data import load_dataset, split_dataset
@@ -54,8 +54,7 @@ def main() -> None:
     while window.tagger is None:
         app.processEvents()
         time.sleep(0.01)
-    batch = import_files([sheet], window.tagger, text_column="note")
-    window._on_imported(batch)
+    window._on_stored(import_and_store(repo, [sheet], window.tagger, text_column="note"))
     for doc in window.documents.rows[-2:]:  # the two oldest are reviewed
         repo.set_reviewed(doc.id)
     window.refresh_documents()
