@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.gui.application import open_repository, run_gui
+from engine.errors import StorageError
 from engine.spans import Entity
 from engine.storage import Repository
 from tests.test_backup import schema_2_database
@@ -49,9 +51,77 @@ def test_a_failed_edit_is_shown_and_the_view_shows_what_is_stored(open_window, q
     assert kind == "warning" and text.startswith("The edit “change to Symptom” was not saved: the database is busy")
     assert [(e.label, e.status) for e in w.entities.rows] == [("Medicine", "suggested")]
     assert w.undo_action.text() == "Undo"  # nothing pretends to be undoable
+    w.retry_action.trigger()  # the lock is gone: the kept edit is saved
+    assert [e.label for e in w.entities.rows] == ["Symptom"] and not w.retry_action.isVisible()
     w.view.select_entity(repo.entities(doc)[0].id)
-    w.label_key("Symptom")  # the lock is gone: the same key works
-    assert [e.label for e in w.entities.rows] == ["Symptom"]
+    w.label_key("Medicine")  # and keys work again
+    assert [e.label for e in w.entities.rows] == ["Medicine"]
+
+
+def test_refused_edits_are_kept_in_order_and_retry_saves_what_still_applies(open_window, qtbot, tmp_path, messages,
+                                                                             monkeypatch):
+    db = tmp_path / "meder.sqlite3"
+    repo = Repository(db, timeout_s=0.1)
+    doc = repo.add_documents([("n", NOTE, "paste", [Entity(25, 29, "Medicine", 0.9), Entity(5, 9, "Symptom", 0.8)])],
+                             origin="model")[0]
+    w = open_window(repo, tmp_path)
+    w.show_document(doc)
+    medicine, symptom = sorted(repo.entities(doc), key=lambda e: -e.start)
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        w.view.select_entity(medicine.id)
+        w.label_key("Dosage")  # kept
+        w.view.select_entity(medicine.id)
+        w.delete_selected()  # kept too, but the relabel replaces the entity first: it will no longer apply
+        w.view.select_entity(symptom.id)
+        w.accept_selected()  # kept
+        w.undo()  # not kept: what Undo undoes moves
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert len(messages) == 4 and all(kind == "warning" for kind, _ in messages)
+    assert "File › Retry saving 1 edit(s) saves it" in messages[0][1]
+    assert "The edit is kept" not in messages[3][1]
+    assert w.retry_action.isVisible() and w.retry_action.text() == "Retry saving 3 edit(s)"
+    assert [(e.label, e.status) for e in repo.entities(doc)] == [("Symptom", "suggested"), ("Medicine", "suggested")]
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a: QMessageBox.StandardButton.No))
+    w.close()  # quitting would lose them: the user said No
+    assert w.isVisible()
+    messages.clear()
+    w.retry_action.trigger()
+    assert [(e.label, e.status) for e in repo.entities(doc)] == [("Symptom", "accepted"), ("Dosage", "accepted")]
+    [(kind, text)] = messages
+    assert kind == "information" and "1 kept edit(s) no longer apply" in text and "no longer exists" in text
+    assert not w.retry_action.isVisible() and w.unsaved_edits == []
+    assert [(e.label, e.status) for e in w.entities.rows] == [("Symptom", "accepted"), ("Dosage", "accepted")]
+    w.undo()  # the replayed edits are ordinary undo steps
+    assert [(e.label, e.status) for e in repo.entities(doc)] == [("Symptom", "suggested"), ("Dosage", "accepted")]
+
+
+def test_a_window_edit_waits_about_a_second_for_a_lock_not_ten(tmp_path):
+    from app.gui.application import EDIT_WAIT_S, open_repository
+
+    repo = open_repository(tmp_path / "meder.sqlite3")
+    doc = repo.add_documents([("n", NOTE, "paste", [Entity(25, 29, "Medicine", 0.9)])], origin="model")[0]
+    lock = sqlite3.connect(tmp_path / "meder.sqlite3", isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.perf_counter()
+        with pytest.raises(StorageError, match="busy"):
+            repo.set_reviewed(doc)
+        edit_s = time.perf_counter() - started
+        started = time.perf_counter()
+        with pytest.raises(StorageError, match="busy"):
+            repo.set_setting("last_document", str(doc))  # a convenience: no wait at all
+        setting_s = time.perf_counter() - started
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert EDIT_WAIT_S * 0.9 <= edit_s < EDIT_WAIT_S + 2 and setting_s < 0.5
+    repo.set_reviewed(doc)  # the wait is back to the connection's after a no-wait write
+    assert repo.document(doc).reviewed
+    repo.close()
 
 
 def test_a_paste_the_database_refuses_is_kept_for_retry(open_window, qtbot, tmp_path, messages, monkeypatch):

@@ -17,6 +17,8 @@ from engine.logs import current_log, describe, install_excepthook
 
 log = logging.getLogger(__name__)
 
+EDIT_WAIT_S = 1.0  # seconds a write from the window waits for another program's lock
+
 
 class CrashReporter(QObject):
     """Tells the user about an unhandled exception (already logged), on the GUI thread, one dialog at a time.
@@ -144,7 +146,9 @@ def open_repository(db_path: Path, parent=None):
 
     while True:
         try:
-            return Repository(db_path)
+            # an edit waits at most a second for another program's lock (a backup or sync tool, a database
+            # browser): the window must not freeze; what could not be saved is kept for File › Retry saving
+            return Repository(db_path, timeout_s=EDIT_WAIT_S)
         except (DamagedDatabase, EmptyDatabase) as exc:
             problem = exc
         except MederError as exc:

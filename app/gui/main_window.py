@@ -6,6 +6,7 @@ Widgets hold no domain state: every edit goes to the :class:`Repository`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from html import escape
 from pathlib import Path
@@ -84,6 +85,8 @@ class MainWindow(QMainWindow):
         # tagged documents the database refused (full disk, locked...): kept for File › Retry saving, with their
         # model version and whether annotated ones update the stored documents of the same text (None: ask)
         self.unsaved: list[tuple[list[PendingDocument], str, OnExisting | None]] = []
+        # single edits the database refused, in the order made: File › Retry saving replays them on what is stored
+        self.unsaved_edits: list[tuple[str, Callable[[], Change | None]]] = []
         self.import_choices_dialog: ImportChoicesDialog | None = None
         self.setWindowTitle("Bangla MedER")
         self.resize(1280, 760)
@@ -590,12 +593,19 @@ class MainWindow(QMainWindow):
             menu.exec(self.view.mapToGlobal(pos))
 
     # -- edits ------------------------------------------------------------
-    def _edit(self, operation) -> Change | None:
-        """Run one repository edit; a refused edit becomes a status-bar message, a failed write a dialog."""
+    def _edit(self, operation: Callable[[], Change | None], *, keep: bool = True) -> Change | None:
+        """Run one repository edit; a refused edit becomes a status-bar message, a failed write a dialog and (with
+        ``keep``; not for Undo/Redo, whose target moves) an edit kept for File › Retry saving."""
         try:
             change = operation()
         except StorageError as exc:  # not saved: the user must know, and the view must show what is stored
-            QMessageBox.warning(self, "Not saved", str(exc))
+            message = str(exc)
+            if keep:
+                self.unsaved_edits.append((message.split(" was not saved", 1)[0], operation))
+                self._update_retry()
+                message += (f"\n\nThe edit is kept until you quit: File › {self.retry_action.text()} saves it once "
+                            "the problem is solved.")
+            QMessageBox.warning(self, "Not saved", message)
             self._reload_after_failure()
             return None
         except MederError as exc:
@@ -782,7 +792,7 @@ class MainWindow(QMainWindow):
 
     def accept_all(self) -> None:
         if self.current_id is not None:
-            self._edit(lambda: self.repo.accept_all(self.current_id))
+            self._edit(partial(self.repo.accept_all, self.current_id))
 
     def mark_all(self) -> None:
         if self.view.selected_id is not None:
@@ -795,13 +805,13 @@ class MainWindow(QMainWindow):
     def mark_reviewed(self) -> None:
         if self.current_id is None:
             return
-        self._edit(lambda: self.repo.set_reviewed(self.current_id, True))
+        self._edit(partial(self.repo.set_reviewed, self.current_id, True))
         if self.repo.exists(self.current_id) and self.repo.document(self.current_id).reviewed:
             self.goto_unreviewed(False)  # also when it already was: move on
 
     def mark_unreviewed(self) -> None:
         if self.current_id is not None:
-            self._edit(lambda: self.repo.set_reviewed(self.current_id, False))
+            self._edit(partial(self.repo.set_reviewed, self.current_id, False))
 
     def goto_unreviewed(self, backwards: bool) -> None:
         target = neighbour(self.documents.rows, self.current_id, backwards=backwards)
@@ -815,10 +825,10 @@ class MainWindow(QMainWindow):
         self.show_document(target)
 
     def undo(self) -> None:
-        self._edit(self.repo.undo)
+        self._edit(self.repo.undo, keep=False)
 
     def redo(self) -> None:
-        self._edit(self.repo.redo)
+        self._edit(self.repo.redo, keep=False)
 
     # -- models -------------------------------------------------------------
     def retrain_dialog(self) -> None:
@@ -1112,10 +1122,11 @@ class MainWindow(QMainWindow):
                             f"quit: File › {self.retry_action.text()} stores them once the problem is solved.")
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        count = self._unsaved_count()
-        if count and QMessageBox.question(
+        count, edits = self._unsaved_count(), len(self.unsaved_edits)
+        what = " and ".join(([f"{count} document(s)"] if count else []) + ([f"{edits} edit(s)"] if edits else []))
+        if what and QMessageBox.question(
                 self, "Quit without saving?",
-                f"{count} document(s) could not be saved in the database and are only in memory. Quit and lose "
+                f"{what} could not be saved in the database and are only in memory. Quit and lose "
                 f"them? (Choose No, solve the problem, then File › {self.retry_action.text()}.)") \
                 != QMessageBox.StandardButton.Yes:
             event.ignore()
@@ -1124,6 +1135,8 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def retry_unsaved(self) -> None:
+        """Store the kept documents, then replay the kept edits in order on what is stored now (one that no longer
+        applies, its entity gone say, is said and dropped)."""
         batches, self.unsaved = self.unsaved, []
         saved = 0
         for docs, version, on_existing in batches:
@@ -1137,17 +1150,39 @@ class MainWindow(QMainWindow):
                 continue
             self._show_stored(log.added, log.change)
             saved += len(log.added) + log.updated
+        edits, self.unsaved_edits = self.unsaved_edits, []
+        replayed, dropped = 0, []
+        for n, (what, operation) in enumerate(edits):
+            try:
+                operation()
+            except StorageError as exc:  # still refused: keep this one and the ones after it, in order
+                self.unsaved_edits = edits[n:]
+                QMessageBox.warning(self, "Not saved", f"{exc}\n\n{len(self.unsaved_edits)} edit(s) are still kept.")
+                break
+            except MederError as exc:
+                dropped.append(f"{what}: {exc}")
+                continue
+            replayed += 1
+        if edits:
+            self._reload_after_failure()
+            self._refresh_undo()
+        if dropped:
+            QMessageBox.information(self, "Edits that no longer apply",
+                                    f"{len(dropped)} kept edit(s) no longer apply to what is stored and were "
+                                    "dropped:\n\n" + "\n".join(dropped[:30]))
         self._update_retry()
-        if not self.unsaved:
-            self.statusBar().showMessage(f"Saved {saved} document(s) that had not been saved", 5000)
+        if not self.unsaved and not self.unsaved_edits:
+            self.statusBar().showMessage(f"Saved {saved} document(s) and {replayed} edit(s) that had not been saved"
+                                         if edits else f"Saved {saved} document(s) that had not been saved", 5000)
 
     def _unsaved_count(self) -> int:
         return sum(len(docs) for docs, _, _ in self.unsaved)
 
     def _update_retry(self) -> None:
-        count = self._unsaved_count()
-        self.retry_action.setText(f"Retry saving {count} document(s)")
-        self.retry_action.setVisible(count > 0)
+        count, edits = self._unsaved_count(), len(self.unsaved_edits)
+        parts = ([f"{count} document(s)"] if count or not edits else []) + ([f"{edits} edit(s)"] if edits else [])
+        self.retry_action.setText(f"Retry saving {' and '.join(parts)}")
+        self.retry_action.setVisible(bool(count or edits))
 
     def _reload_after_failure(self) -> None:
         try:

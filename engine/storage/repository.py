@@ -128,6 +128,7 @@ class Repository:
     def __init__(self, path: str | Path, *, read_only: bool = False, timeout_s: float = 5.0) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self.timeout_s = timeout_s  # how long a write waits for another program's lock before it fails
         self.notices: list[str] = []
         # the model's assertion judge (Tagger.assertions): an entity added, resized or relabelled by hand gets
         # its assertion as a suggestion the user can cycle; None keeps what it had (present for a new one)
@@ -190,10 +191,19 @@ class Repository:
                     f"them again (Review › Next unreviewed finds them):\n\n{titles}")
 
     @contextmanager
-    def _transaction(self, not_done: str) -> Iterator[sqlite3.Connection]:
-        """One write transaction; a failure rolls it all back and raises ``"<not_done>: <why>"``."""
+    def _transaction(self, not_done: str, *, wait_s: float | None = None) -> Iterator[sqlite3.Connection]:
+        """One write transaction; a failure rolls it all back and raises ``"<not_done>: <why>"``.
+
+        ``wait_s``: how long to wait for another program's write lock instead of the connection's ``timeout_s``.
+        """
         try:
-            self._db.execute("BEGIN IMMEDIATE")
+            if wait_s is not None:
+                self._db.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            finally:
+                if wait_s is not None:
+                    self._db.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
         except sqlite3.Error as exc:
             raise StorageError(f"{not_done}: {_reason(exc)}") from None
         try:
@@ -529,7 +539,8 @@ class Repository:
         return row[0] if row else default
 
     def set_setting(self, key: str, value: str) -> None:
-        with self._transaction(f"The setting {key} was not saved") as db:
+        # a remembered place or width never holds the window up behind another program's lock
+        with self._transaction(f"The setting {key} was not saved", wait_s=0) as db:
             db.execute("INSERT INTO settings (key, value) VALUES (?, ?)"
                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, str(value)))
 
