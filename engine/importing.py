@@ -136,7 +136,7 @@ def iter_file(path: Path | Source, *, text_column: str | int | None = None, shee
     :class:`FormatError`, possibly after some documents came (a bad line halfway: drop what came before it).
 
     The format is the registry's best guess from the file's name and head (:func:`engine.formats.registry.guess`);
-    the file is read once (a :class:`Source` may be handed in, read already by the spreadsheet dialog).
+    one :class:`Source` may be handed in (the spreadsheet dialog's), whose head is read already.
     File-level notes (examples the file marks rejected, say) are appended to ``notes`` once the file is read.
     """
     source = path if isinstance(path, Source) else Source(path)

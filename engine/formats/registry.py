@@ -2,9 +2,9 @@
 and its writer. Detection, the import and export file dialogs, the Export menu and ``extract`` all derive from it;
 a new format is its module plus one :func:`register` call (see ``engine/formats/__init__.py``).
 
-A file is read once: one :class:`Source` holds its bytes and decoded text and goes to every sniffer, to the
-reader and to the spreadsheet dialog (MusicBrainz Picard's ``guess_format`` reads a file's head once and asks
-each format to score it).
+One :class:`Source` goes to every sniffer, to the reader and to the spreadsheet dialog: its head is read once
+(MusicBrainz Picard's ``guess_format`` reads a file's head once and asks each format to score it), a file read
+whole (a workbook, JSON) once; CSV and JSON Lines are read a line at a time, never held whole.
 """
 
 from __future__ import annotations
