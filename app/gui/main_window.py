@@ -45,10 +45,9 @@ from engine.exporting import export
 from engine.formats import registry as file_formats
 from engine.formats.registry import Source
 from engine.formats.tables import TableLayout
-from engine.import_store import ImportLog, OnExisting, import_and_store, store_import
+from engine.import_store import ImportLog, OnExisting, import_and_store
 from engine.importing import (
     MAX_DOCUMENT_CHARS,
-    ImportBatch,
     PendingDocument,
     TableChoice,
     is_annotated_file,
@@ -82,9 +81,9 @@ class MainWindow(QMainWindow):
         self.current_id: int | None = None
         self.list_view = self._remembered_sort()  # sort and filters of the document list: what the review keys follow
         self._stored: dict[int, StoredDocument] = {}  # the documents the search matches, as last read
-        # tagged documents the database refused (full disk, locked...): kept for File › Retry saving, with their
-        # model version and whether annotated ones update the stored documents of the same text (None: ask)
-        self.unsaved: list[tuple[list[PendingDocument], str, OnExisting | None]] = []
+        # pasted, tagged documents the database refused (full disk, locked...): kept for File › Retry saving, with
+        # their model version
+        self.unsaved: list[tuple[list[PendingDocument], str]] = []
         # single edits the database refused, in the order made: File › Retry saving replays them on what is stored
         self.unsaved_edits: list[tuple[str, Callable[[], Change | None]]] = []
         self.import_choices_dialog: ImportChoicesDialog | None = None
@@ -1096,7 +1095,7 @@ class MainWindow(QMainWindow):
                                          for d in pending], origin="model", model_version=version,
                                         skip_duplicates=False).ids  # a paste is always kept
         except StorageError as exc:
-            self._keep_unsaved(pending, version, None, str(exc))
+            self._keep_unsaved(pending, version, str(exc))
             return []
         self._show_stored(ids, None)
         self.statusBar().showMessage(f"Added {len(ids)} document(s)", 8000)
@@ -1111,11 +1110,10 @@ class MainWindow(QMainWindow):
         if ids or change is not None:
             self._reload_after_failure()  # the list and the document (its updated entities, Undo's new text)
 
-    def _keep_unsaved(self, docs: list[PendingDocument], version: str, on_existing: OnExisting | None,
-                      message: str) -> None:
-        """Documents the database refused: kept in memory for File › Retry saving (``on_existing``: an import's
-        answer to the re-import question, None for a paste)."""
-        self.unsaved.append((docs, version, on_existing))
+    def _keep_unsaved(self, docs: list[PendingDocument], version: str, message: str) -> None:
+        """Pasted documents the database refused: kept in memory for File › Retry saving (an import refused stores
+        nothing and is imported again from its files, which may be too large to keep)."""
+        self.unsaved.append((docs, version))
         self._update_retry()
         QMessageBox.warning(self, "Documents not saved",
                             f"{message}\n\n{len(docs)} document(s) were not saved. They are kept until you "
@@ -1139,17 +1137,8 @@ class MainWindow(QMainWindow):
         applies, its entity gone say, is said and dropped)."""
         batches, self.unsaved = self.unsaved, []
         saved = 0
-        for docs, version, on_existing in batches:
-            if on_existing is None:
-                saved += len(self._store(docs, model_version=version))
-                continue
-            try:
-                log = store_import(self.repo, ImportBatch(docs, model_version=version), on_existing=on_existing)
-            except StorageError as exc:
-                self._keep_unsaved(docs, version, on_existing, str(exc))
-                continue
-            self._show_stored(log.added, log.change)
-            saved += len(log.added) + log.updated
+        for docs, version in batches:
+            saved += len(self._store(docs, model_version=version))
         edits, self.unsaved_edits = self.unsaved_edits, []
         replayed, dropped = 0, []
         for n, (what, operation) in enumerate(edits):
@@ -1176,7 +1165,7 @@ class MainWindow(QMainWindow):
                                          if edits else f"Saved {saved} document(s) that had not been saved", 5000)
 
     def _unsaved_count(self) -> int:
-        return sum(len(docs) for docs, _, _ in self.unsaved)
+        return sum(len(docs) for docs, _ in self.unsaved)
 
     def _update_retry(self) -> None:
         count, edits = self._unsaved_count(), len(self.unsaved_edits)
