@@ -236,13 +236,28 @@ def _executor(*, workers: int | None, scheduler: str | None) -> Iterator[Runner]
     if workers is None and scheduler is None:
         yield Runner()
         return
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler is not None:
         with Client(scheduler, timeout="30s") as client:
             yield DaskRunner(client)
         return
-    # processes, one thread each: ONNX Runtime runs one thread per worker and Python's lock is not shared
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with local_cluster(workers or 1) as cluster, Client(cluster) as client:
         yield DaskRunner(client)
+
+
+@contextmanager
+def local_cluster(workers: int) -> Iterator[Any]:
+    """A ``distributed.LocalCluster`` of ``workers`` processes as ``--workers`` starts it."""
+    import dask
+    from distributed import LocalCluster
+
+    # Dask's profiler samples each worker's stack every 10 ms and keeps 1,000 seconds of it: a worker grew about
+    # 1 MB per 1,000 notes for the first 17 minutes of a run with it (scripts/bench_archive.py); the workers
+    # take the config they are started with
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        # processes, one thread each: ONNX Runtime runs one thread per worker and Python's lock is not shared
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+    with cluster:
+        yield cluster

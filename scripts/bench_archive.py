@@ -4,7 +4,7 @@
         [--notes-per-file 5000] [--model FOLDER] [--data ../shared/data/bangla-health-text/health-text.jsonl]
 
 The archive is the real notes of ``--data`` repeated to each size, as CSV files of 5,000 notes (what a records
-system exports; ``--notes-per-file``). For each worker count and size, a fresh local cluster (one thread per worker) runs the same
+system exports; ``--notes-per-file``). For each worker count and size, a fresh local cluster as `--workers` starts it (one thread per worker) runs the same
 code as ``extract --scheduler``; the figures are the wall time from planning to the manifest, the workers' CPU
 time (notes per CPU second: what one core of its own would do), and each worker process's peak resident memory
 (``ru_maxrss``) over the run. The per-core figure (one worker, one thread) is the one the README's sizing table
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import logging
 import os
 import resource
 import shutil
@@ -28,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.archive_run import extract_archive  # noqa: E402
+from app.archive_run import extract_archive, local_cluster  # noqa: E402
 from app.paths import bundled_model  # noqa: E402
 from engine.archive import MANIFEST  # noqa: E402
 
@@ -56,10 +55,9 @@ def run(files: list[Path], out: Path, *, workers: int, model: Path,
         partition_size: int) -> tuple[float, float, list[float]]:
     """notes/s, notes per CPU second of the workers, and each worker's peak memory (MB) of one run on a fresh
     local cluster of ``workers`` processes (their CPU time counts their start and model loading too)."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with local_cluster(workers) as cluster, Client(cluster) as client:
         started = time.perf_counter()
         status = extract_archive(files, out, model_folder=model, scheduler=cluster.scheduler_address,
                                  partition_size=partition_size)
