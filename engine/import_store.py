@@ -10,14 +10,22 @@ read without a store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from engine.errors import OperationCancelled
 from engine.formats.registry import Source
-from engine.importing import CHUNK_DOCUMENTS, ImportBatch, ImportReport, PendingDocument, TableChoice, read_chunks
+from engine.importing import (
+    CHUNK_DOCUMENTS,
+    FileChunk,
+    ImportBatch,
+    ImportReport,
+    PendingDocument,
+    TableChoice,
+    read_chunks,
+)
 from engine.progress import IsCancelled, MessageProgress, check_cancelled
 
 if TYPE_CHECKING:
@@ -82,26 +90,16 @@ def read_log(batch: ImportBatch) -> ImportLog:
     return ImportLog(batch.report, list(batch.errors))
 
 
-def _matches(repo: Repository, docs: list[PendingDocument]) -> tuple[dict[str, PendingDocument], dict[str, list[int]]]:
-    """Annotated documents whose text is stored (the first of a text repeated in the file), and where."""
-    annotated = [d for d in docs if d.origin == "human"]
-    found = repo.documents_with_texts(d.text for d in annotated) if annotated else {}
-    matched: dict[str, PendingDocument] = {}
-    for doc in annotated:
-        if doc.text in found:
-            matched.setdefault(doc.text, doc)
-    return matched, found
-
-
 def stored_matches(repo: Repository, batch: ImportBatch) -> int:
-    """How many annotated documents of ``batch`` have the text of a stored one: the window asks "update those or
-    add them as new?" before storing when there are any."""
-    return len(_matches(repo, batch.documents)[0])
+    """How many texts of annotated documents of ``batch`` are stored already (the documents an "update" updates)."""
+    texts = {d.text for d in batch.documents if d.origin == "human"}
+    return len(repo.documents_with_texts(texts)) if texts else 0
 
 
 def store_import(repo: Repository, batch: ImportBatch, *, on_existing: OnExisting = "update",
                  cancelled: IsCancelled | None = None) -> ImportLog:
-    """Store ``batch`` (read whole, in memory) in one transaction and one undo step; returns its log.
+    """Store ``batch`` (read whole, in memory) as :func:`import_and_store` stores files, in one transaction and one
+    undo step; returns its log.
 
     Annotated documents whose text is stored update the newest such document (``on_existing="update"``) or come in
     as new ones (``"add"``); un-annotated texts already stored are skipped and counted. A failure stores nothing
@@ -109,14 +107,16 @@ def store_import(repo: Repository, batch: ImportBatch, *, on_existing: OnExistin
     """
     if on_existing not in ("update", "add"):
         raise ValueError(f"on_existing must be 'update' or 'add', got {on_existing!r}")
-    matched, found = _matches(repo, batch.documents) if on_existing == "update" else ({}, {})
-    taken = {id(d) for d in matched.values()}
-    stored = repo.store_import([(_new_document(d), d.origin) for d in batch.documents if id(d) not in taken],
-                               {found[text][0]: _new_document(d) for text, d in matched.items()},
-                               model_version=batch.model_version, cancelled=cancelled)
-    return ImportLog(batch.report, list(batch.errors), stored=True, added=stored.ids, updated=len(stored.updated),
-                     unchanged=len(matched) - len(stored.updated), duplicates=stored.duplicates,
-                     stored_twice=sum(len(found[text]) > 1 for text in matched), change=stored.change)
+    by_file: dict[str, list[PendingDocument]] = {}
+    for doc in batch.documents:
+        by_file.setdefault(doc.source, []).append(doc)
+    chunks = [FileChunk(report, by_file.pop(report.path, []), last=True) for report in batch.report.files]
+    if by_file:
+        raise ValueError(f"documents of files the batch's report does not name: {sorted(by_file)[:3]}")
+    log = _store_chunks(repo, chunks, not_done=f"The import of {len(batch.documents)} document(s) was not saved",
+                        model_version=batch.model_version, on_existing=on_existing, cancelled=cancelled)
+    log.errors = list(batch.errors)
+    return log
 
 
 def _new_document(d: PendingDocument) -> NewDocument:
@@ -149,6 +149,17 @@ def import_and_store(repo: Repository, paths: Sequence[Path], tagger: Tagger | N
     """
     if not callable(on_existing) and on_existing not in ("update", "add"):
         raise ValueError(f"on_existing must be 'update' or 'add' or a function, got {on_existing!r}")
+    chunks = read_chunks(paths, tagger, text_column=text_column, choices=choices, known_types=known_types,
+                         sources=sources, progress=progress, cancelled=cancelled, chunk_size=chunk_size)
+    return _store_chunks(repo, chunks, not_done=f"The import of {len(paths)} file(s) was not saved",
+                         model_version=tagger.version if tagger else "", on_existing=on_existing,
+                         cancelled=cancelled, progress=progress, files=len(paths))
+
+
+def _store_chunks(repo: Repository, chunks: Iterable[FileChunk], *, not_done: str, model_version: str,
+                  on_existing: OnExisting | Ask, cancelled: IsCancelled | None,
+                  progress: MessageProgress | None = None, files: int = 0) -> ImportLog:
+    """Store ``chunks`` (each file's documents, ending with its ``last`` chunk) as :func:`import_and_store` says."""
     ask = on_existing if callable(on_existing) else None
     answer = None if ask is not None else on_existing
     report, errors = ImportReport(), []
@@ -159,11 +170,9 @@ def import_and_store(repo: Repository, paths: Sequence[Path], tagger: Tagger | N
     file_matched: list[int] = []  # the file's, dropped with it
     waiting: list[tuple[int, int]] = []  # matches not asked about yet, stored as new: (new id, the stored one)
     unchanged = 0
-    with repo.importing(f"The import of {len(paths)} file(s) was not saved",
-                        model_version=tagger.version if tagger else "", cancelled=cancelled) as session:
+    with repo.importing(not_done, model_version=model_version, cancelled=cancelled) as session:
         current = None
-        for chunk in read_chunks(paths, tagger, text_column=text_column, choices=choices, known_types=known_types,
-                                 sources=sources, progress=progress, cancelled=cancelled, chunk_size=chunk_size):
+        for chunk in chunks:
             check_cancelled(cancelled)  # between chunks too: a small file's chunk is stored in a blink
             if chunk.report is not current:
                 current = chunk.report
@@ -199,7 +208,7 @@ def import_and_store(repo: Repository, paths: Sequence[Path], tagger: Tagger | N
                 unchanged += session.move_onto_stored(waiting)
         stored_twice = sum(n > 1 for n in matched.values()) if answer == "update" else 0
         if progress is not None:  # writing a large import to disk takes a moment of its own
-            progress(len(paths), len(paths), f"saving {report.total('documents')} document(s)")
+            progress(files, files, f"saving {report.total('documents')} document(s)")
     result = session.result
     return ImportLog(report, errors, stored=True, added=result.ids, updated=len(result.updated),
                      unchanged=unchanged, duplicates=result.duplicates, stored_twice=stored_twice,

@@ -4,8 +4,8 @@
         [--notes-per-file 5000] [--model FOLDER] [--data ../shared/data/bangla-health-text/health-text.jsonl]
 
 The archive is the real notes of ``--data`` repeated to each size, as CSV files of 5,000 notes (what a records
-system exports; ``--notes-per-file``). For each worker count and size, a fresh local cluster as `--workers` starts it (one thread per worker) runs the same
-code as ``extract --scheduler``; the figures are the wall time from planning to the manifest, the workers' CPU
+system exports; ``--notes-per-file``). For each worker count and size, a fresh local cluster as ``--workers``
+starts it (one thread per worker, no profiler) runs the same code as ``extract --scheduler``; the figures are the wall time from planning to the manifest, the workers' CPU
 time (notes per CPU second: what one core of its own would do), and each worker process's peak resident memory
 (``ru_maxrss``) over the run. The per-core figure (one worker, one thread) is the one the README's sizing table
 uses. The machine's load average is printed beside them: on shared cores the wall-clock figures are lower bounds.

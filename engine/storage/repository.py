@@ -102,7 +102,7 @@ class StoredBatch:
 
 @dataclass(frozen=True)
 class StoredImport:
-    """What :meth:`Repository.store_import` did: new documents, stored ones updated, texts skipped as already
+    """What :meth:`Repository.importing` stored: new documents, stored ones updated, texts skipped as already
     stored, and the one undo step (None: nothing changed)."""
 
     ids: list[int]
@@ -276,25 +276,6 @@ class Repository:
                         continue
                 ids.append(_insert_document(db, doc, origin=origin, status=status, model_version=model_version))
         return StoredBatch(ids, duplicates)
-
-    def store_import(self, new: Sequence[tuple[NewDocument, str]], updates: Mapping[int, NewDocument], *,
-                     model_version: str = "", skip_duplicates: bool = True,
-                     cancelled: Callable[[], bool] | None = None) -> StoredImport:
-        """Store an import in one transaction and one undo step: ``new`` documents, each with its origin ("model":
-        suggestions, "human": annotations), and ``updates`` of stored documents (as :meth:`update_from_import`).
-
-        Un-annotated texts already stored, or twice in ``new``, are skipped and counted (with ``skip_duplicates``).
-        Undo hides the new documents (as a deletion does) and gives updated ones back what they held; redo
-        brings both back. ``cancelled()``, checked every few hundred documents, rolls everything back.
-        """
-        with self.importing(f"The import of {len(new) + len(updates)} document(s) was not saved",
-                            model_version=model_version, skip_duplicates=skip_duplicates,
-                            cancelled=cancelled) as session:
-            for document_id, doc in updates.items():
-                session.update(document_id, doc)
-            for doc, origin in new:
-                session.add(doc, origin)
-        return session.result
 
     @contextmanager
     def importing(self, not_done: str, *, model_version: str = "", skip_duplicates: bool = True,
